@@ -1,0 +1,1 @@
+"""Whole-body controller node: IK, balance, walking, grippers; motion action servers."""

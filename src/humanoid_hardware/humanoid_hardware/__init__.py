@@ -1,0 +1,1 @@
+"""Hardware backends behind the contract topics: the embedded MuJoCo simulator node and real-robot drivers."""

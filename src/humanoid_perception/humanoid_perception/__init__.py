@@ -1,0 +1,1 @@
+"""RGB-D object detection and world model nodes."""

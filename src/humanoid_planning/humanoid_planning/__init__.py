@@ -1,0 +1,1 @@
+"""Task planner node: the ExecuteTask action server and skill executor."""

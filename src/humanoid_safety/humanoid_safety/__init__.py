@@ -1,0 +1,1 @@
+"""Safety supervisor node between the controller and the hardware."""
