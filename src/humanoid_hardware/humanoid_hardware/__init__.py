@@ -1,1 +1,3 @@
-"""Hardware backends behind the contract topics: the embedded MuJoCo simulator node and real-robot drivers."""
+"""Hardware backends behind the contract topics: the embedded MuJoCo simulator node and real-robot
+drivers.
+"""
