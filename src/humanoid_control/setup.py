@@ -14,7 +14,9 @@ setup(
     zip_safe=True,
     maintainer='Humanoid stack maintainers',
     maintainer_email='maintainers@humanoid-stack.invalid',
-    description='Whole-body controller node: IK, balance, walking, grippers; motion action servers.',
+    description=(
+        'Whole-body controller node: IK, balance, walking, grippers; motion action servers.'
+    ),
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={

@@ -14,7 +14,10 @@ setup(
     zip_safe=True,
     maintainer='Humanoid stack maintainers',
     maintainer_email='maintainers@humanoid-stack.invalid',
-    description='ROS-free core: kinematics, control, simulation, perception, planning, world model, safety rules. No rclpy import anywhere in this package.',
+    description=(
+        'ROS-free core: kinematics, control, simulation, perception, planning, world '
+        'model, safety rules. No rclpy import anywhere in this package.'
+    ),
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={

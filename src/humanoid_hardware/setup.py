@@ -14,7 +14,10 @@ setup(
     zip_safe=True,
     maintainer='Humanoid stack maintainers',
     maintainer_email='maintainers@humanoid-stack.invalid',
-    description='Hardware backends behind the contract topics: the embedded MuJoCo simulator node and real-robot drivers.',
+    description=(
+        'Hardware backends behind the contract topics: the embedded MuJoCo simulator node '
+        'and real-robot drivers.'
+    ),
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
