@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 import importlib
+import importlib.util
 import os
 import sys
 

@@ -12,6 +12,7 @@ import getpass
 import sys
 import threading
 import time
+from typing import Any
 
 from rich.console import Console
 
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     executor.add_node(node)
     spin_thread = threading.Thread(target=executor.spin, daemon=True)
     spin_thread.start()
-    client = ActionClient(node, ExecuteTask, 'execute_task')
-    approve_client = node.create_client(ApproveTask, 'approve_task')
+    client: ActionClient = ActionClient(node, ExecuteTask, 'execute_task')
+    approve_client: Any = node.create_client(ApproveTask, 'approve_task')
     view = TaskView(console, args.instruction, quiet=args.json)
     rc = 1
     goal_handle = None
@@ -135,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
             if time.monotonic() > deadline:
                 raise TimeoutError
             time.sleep(0.02)
-        result = result_future.result().result
+        response: Any = result_future.result()
+        result = response.result
         goal_handle = None
         rc = view.show_result(result, as_json=args.json)
         return rc
