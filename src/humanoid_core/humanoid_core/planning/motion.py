@@ -1,0 +1,114 @@
+"""Expand a validated plan step into motion calls (data the executor turns into action goals).
+
+Templates come from the registry (`motion:` in config/skills.yaml). Poses are plain dicts
+``{'frame_id', 'position': [x, y, z], 'orientation': [x, y, z, w]}`` (geometry_msgs/PoseStamped
+fields), points ``{'frame_id', 'point': [x, y, z]}``; conversions to messages live in the
+planning node's conversions.py.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from humanoid_core.planning.skills import SkillRegistry
+from humanoid_core.planning.types import MotionCall, PlanStep
+from humanoid_core.planning.validator import StepError, check_step, resolve_hand
+from humanoid_core.world.geometry import spot_in_container, spot_on_place
+from humanoid_core.world.types import ObjectInfo, WorldSnapshot
+
+PREGRASP_HEIGHT = 0.10
+"""m above the grasp point before descending."""
+LIFT_HEIGHT = 0.15
+"""m above the grasp point after grasping."""
+ABOVE_HEIGHT = 0.15
+"""m above the drop point before descending into a container / onto a surface."""
+DROP_CLEARANCE = 0.02
+"""m between the object's bottom and the support when the gripper opens."""
+
+
+def top_down(yaw: float) -> list[float]:
+    """Quaternion (x, y, z, w) of a grasp frame whose x axis points down, rotated by yaw."""
+    # q = qz(yaw) * qy(pi/2)
+    cz, sz = math.cos(yaw / 2), math.sin(yaw / 2)
+    cy, sy = math.cos(math.pi / 4), math.sin(math.pi / 4)
+    return [-sz * sy, cz * sy, sz * cy, cz * cy]
+
+
+def _pose(xyz: tuple[float, float, float] | list[float], yaw: float) -> dict[str, Any]:
+    return {
+        'frame_id': 'world',
+        'position': [float(v) for v in xyz],
+        'orientation': top_down(yaw),
+    }
+
+
+def _drop_point(
+    world: WorldSnapshot, name: str, held: ObjectInfo | None
+) -> tuple[list[float], float]:
+    """Where the held object's centre goes: a free spot in the container / on the surface."""
+    obj = held or ObjectInfo('_', '', '', '', (0.0, 0.0, 0.0))
+    if name in world.places:
+        place = world.places[name]
+        spot = spot_on_place(world, obj, place)
+        yaw = place.yaw
+        fallback = list(place.position)
+    else:
+        container = world.obj(name)
+        spot = spot_in_container(world, obj, container)
+        yaw = container.yaw
+        fallback = [container.position[0], container.position[1], container.top_z]
+    if spot is None:
+        raise StepError(f'no free spot at {name}')
+    return [spot[0], spot[1], spot[2] + DROP_CLEARANCE] if spot else fallback, yaw
+
+
+def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str | None) -> Any:
+    if value in world.places and attr.startswith('approach_'):
+        ax, ay, ayaw = world.places[value].approach
+        return {'approach_x': ax, 'approach_y': ay, 'approach_yaw': ayaw}[attr]
+    if attr == 'point':
+        if value in world.places:
+            return {'frame_id': 'world', 'point': list(world.places[value].position)}
+        return {'frame_id': 'world', 'point': list(world.obj(value).position)}
+    held_id = world.held.get(hand or '') if hand else None
+    held = world.objects.get(held_id) if held_id else None
+    if attr in ('pregrasp', 'grasp', 'lift'):
+        o = world.obj(value)
+        z = o.position[2] + {'grasp': 0.0, 'pregrasp': PREGRASP_HEIGHT, 'lift': LIFT_HEIGHT}[attr]
+        return _pose([o.position[0], o.position[1], z], o.yaw)
+    if attr in ('above', 'drop'):
+        point, yaw = _drop_point(world, value, held)
+        if attr == 'above':
+            point = [point[0], point[1], point[2] + ABOVE_HEIGHT]
+        return _pose(point, yaw)
+    raise StepError(f'unknown attribute {attr!r} of {value!r} in the motion template')
+
+
+def _resolve(value: Any, step: PlanStep, world: WorldSnapshot, hand: str | None) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve(v, step, world, hand) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, step, world, hand) for v in value]
+    if isinstance(value, str) and value.startswith('$'):
+        name, _, attr = value[1:].partition('.')
+        if name == 'hand':
+            arg: Any = hand or ''
+        elif name in step.args:
+            arg = step.args[name]
+        else:
+            raise StepError(f'motion template refers to unknown argument ${name}')
+        return _attr(str(arg), attr, step, world, hand) if attr else arg
+    return value
+
+
+def expand(step: PlanStep, world: WorldSnapshot, registry: SkillRegistry) -> list[MotionCall]:
+    """The motion calls for ``step`` executed in ``world`` (the state before the step).
+
+    Raises StepError when the step cannot run there (same checks as the validator).
+    """
+    skill, hand = check_step(step, world, registry)
+    hand = hand or resolve_hand(step, world)
+    return [
+        MotionCall(t.action, _resolve(t.goal, step, world, hand), t.local) for t in skill.motion
+    ]

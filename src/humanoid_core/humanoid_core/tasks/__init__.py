@@ -1,0 +1,1 @@
+"""Task execution (ROS-free): the plan/approve/execute/re-plan state machine."""

@@ -1,0 +1,327 @@
+"""Task execution state machine (ROS-free): plan -> validate -> approve -> execute -> re-plan.
+
+The ExecuteTask action server (humanoid_planning's task_planner node) is a thin wrapper
+around :class:`TaskRunner`: it injects the world-state source, the planner, the motion port
+(action clients on the motion controller) and the hooks that publish feedback, wait for
+approval and report cancel / e-stop. Everything here runs on plain Python objects so the
+state machine is tested without ROS.
+
+States (ExecuteTask feedback): PLANNING -> [AWAITING_APPROVAL] -> EXECUTING
+(-> REPLANNING -> EXECUTING ...). Failures found before execution leave the robot still.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import IntEnum
+import time
+from typing import Protocol
+
+from humanoid_core.planning.errors import ErrorCode
+from humanoid_core.planning.types import MotionCall, Plan, PlanProposal, PlanStep
+from humanoid_core.world.types import WorldSnapshot
+
+
+class TaskState(IntEnum):
+    """Mirror of ExecuteTask.Feedback STATE_* constants."""
+
+    PLANNING = 0
+    AWAITING_APPROVAL = 1
+    EXECUTING = 2
+    REPLANNING = 3
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    instruction: str
+    dry_run: bool = False
+    require_approval: bool = False
+
+
+@dataclass(frozen=True)
+class Approval:
+    approved: bool
+    approver: str
+    reason: str = ''
+
+
+@dataclass(frozen=True)
+class MotionResult:
+    """Outcome of one motion call. ``code`` is the motion action's error-code name
+    ('SUCCESS', 'UNREACHABLE', 'TIMEOUT', 'FELL', 'PREEMPTED', 'ESTOPPED', ...)."""
+
+    ok: bool
+    code: str = 'SUCCESS'
+    message: str = ''
+    data: dict[str, float | str] = field(default_factory=dict)
+
+
+@dataclass
+class TaskOutcome:
+    code: ErrorCode
+    message: str
+    executed: Plan = field(default_factory=Plan)
+    approved_by: str = ''
+    planning_time: float = 0.0
+    execution_time: float = 0.0
+    replans: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+class TaskHooks(Protocol):
+    def feedback(
+        self, state: TaskState, plan: Plan | None, step_index: int, progress: float, status: str
+    ) -> None: ...
+
+    def wait_for_approval(self, plan: Plan) -> Approval | None:
+        """Block until the operator decides; None when the task was canceled meanwhile."""
+        ...
+
+    def canceled(self) -> bool: ...
+
+    def estopped(self) -> bool: ...
+
+
+class MotionPort(Protocol):
+    def execute(self, call: MotionCall, should_stop: Callable[[], bool]) -> MotionResult: ...
+
+
+Proposer = Callable[[str, WorldSnapshot, str | None], PlanProposal]
+"""(instruction, world, feedback about the last failure) -> a *validated* proposal."""
+Expander = Callable[[PlanStep, WorldSnapshot], Sequence[MotionCall]]
+EffectCheck = Callable[[PlanStep, WorldSnapshot, WorldSnapshot], str | None]
+"""(step, world before, world after) -> None if the step's effects hold, else why not."""
+
+
+@dataclass
+class RunnerConfig:
+    max_replans: int = 2
+    world_timeout_s: float = 5.0
+    effect_settle_s: float = 1.0
+    """How long to wait for the world model to show a step's effects before calling it failed."""
+    poll_s: float = 0.05
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        world: Callable[[], WorldSnapshot | None],
+        propose: Proposer,
+        expand: Expander,
+        motion: MotionPort,
+        check_effects: EffectCheck | None = None,
+        config: RunnerConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.world = world
+        self.propose = propose
+        self.expand = expand
+        self.motion = motion
+        self.check_effects = check_effects
+        self.config = config or RunnerConfig()
+        self.clock = clock
+        self.sleep = sleep
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _current_world(self) -> WorldSnapshot | None:
+        deadline = self.clock() + self.config.world_timeout_s
+        while True:
+            w = self.world()
+            if w is not None or self.clock() >= deadline:
+                return w
+            self.sleep(self.config.poll_s)
+
+    def _plan(self, instruction: str, world: WorldSnapshot, feedback: str | None) -> PlanProposal:
+        try:
+            return self.propose(instruction, world, feedback)
+        except Exception as exc:
+            return PlanProposal(
+                ErrorCode.PLANNING_FAILED, None, f'planner error: {type(exc).__name__}: {exc}'
+            )
+
+    def _stop_code(self, hooks: TaskHooks) -> ErrorCode | None:
+        if hooks.estopped():
+            return ErrorCode.ESTOPPED
+        if hooks.canceled():
+            return ErrorCode.CANCELED
+        return None
+
+    # -- the state machine -----------------------------------------------------------------
+    def run(self, request: TaskRequest, hooks: TaskHooks) -> TaskOutcome:
+        t0 = self.clock()
+        hooks.feedback(TaskState.PLANNING, None, -1, 0.0, 'reading the world state')
+        world = self._current_world()
+        if world is None:
+            return TaskOutcome(
+                ErrorCode.PLANNING_FAILED,
+                f'no world state within {self.config.world_timeout_s:g} s: is the world_model '
+                'node running and publishing `world_state`?',
+                planning_time=self.clock() - t0,
+            )
+        hooks.feedback(TaskState.PLANNING, None, -1, 0.0, 'planning')
+        proposal = self._plan(request.instruction, world, None)
+        planning_time = self.clock() - t0
+        if not proposal.ok or proposal.plan is None:
+            return TaskOutcome(proposal.code, proposal.message, planning_time=planning_time)
+        plan = proposal.plan
+        if request.dry_run:
+            hooks.feedback(TaskState.PLANNING, plan, -1, 1.0, 'dry run: plan validated')
+            return TaskOutcome(
+                ErrorCode.SUCCESS,
+                f'dry run: plan with {len(plan)} step(s) validated; nothing moved',
+                executed=plan,
+                planning_time=planning_time,
+            )
+        approved_by = 'auto'
+        if request.require_approval:
+            hooks.feedback(TaskState.AWAITING_APPROVAL, plan, -1, 0.0, 'waiting for approval')
+            decision = hooks.wait_for_approval(plan)
+            stop = self._stop_code(hooks)
+            if decision is None or stop is not None:
+                code = stop or ErrorCode.CANCELED
+                return TaskOutcome(
+                    code,
+                    'e-stop engaged while waiting for approval'
+                    if code == ErrorCode.ESTOPPED
+                    else 'canceled while waiting for approval',
+                    planning_time=planning_time,
+                )
+            if not decision.approved:
+                why = f': {decision.reason}' if decision.reason else ''
+                return TaskOutcome(
+                    ErrorCode.REJECTED,
+                    f'plan rejected by {decision.approver or "the operator"}{why}',
+                    approved_by='',
+                    planning_time=planning_time,
+                )
+            approved_by = decision.approver or 'operator'
+        return self._execute(request, plan, world, hooks, approved_by, planning_time)
+
+    def _execute(
+        self,
+        request: TaskRequest,
+        plan: Plan,
+        world: WorldSnapshot,
+        hooks: TaskHooks,
+        approved_by: str,
+        planning_time: float,
+    ) -> TaskOutcome:
+        t_exec = self.clock()
+        done: list[PlanStep] = []
+        failures: list[str] = []
+        replans = 0
+
+        def outcome(code: ErrorCode, message: str) -> TaskOutcome:
+            return TaskOutcome(
+                code,
+                message,
+                executed=Plan(tuple(done), plan.planner, plan.rationale),
+                approved_by=approved_by,
+                planning_time=planning_time,
+                execution_time=self.clock() - t_exec,
+                replans=replans,
+                failures=failures,
+            )
+
+        index = 0
+        while index < len(plan.steps):
+            step = plan.steps[index]
+            stop = self._stop_code(hooks)
+            if stop is not None:
+                return outcome(stop, self._stop_message(stop, step))
+            hooks.feedback(
+                TaskState.EXECUTING, plan, index, index / len(plan.steps), f'{step.text}'
+            )
+            before = self._current_world() or world
+            failure = self._run_step(step, before, hooks, plan, index)
+            stop = self._stop_code(hooks)
+            if stop is not None:
+                return outcome(stop, self._stop_message(stop, step))
+            if failure is None and self.check_effects is not None:
+                failure = self._await_effects(step, before)
+            if failure is None:
+                done.append(step)
+                index += 1
+                continue
+            # -- the step failed: re-plan from the current world with the failure as feedback
+            failures.append(f'{step.text}: {failure}')
+            if replans >= self.config.max_replans:
+                return outcome(
+                    ErrorCode.EXECUTION_FAILED,
+                    f'step {index + 1} {step.text} failed: {failure} '
+                    f'(gave up after {replans} re-plan(s))',
+                )
+            replans += 1
+            hooks.feedback(
+                TaskState.REPLANNING,
+                plan,
+                index,
+                index / len(plan.steps),
+                f're-planning after: {step.text} failed: {failure}',
+            )
+            now = self._current_world() or before
+            done_text = '; '.join(s.text for s in done) or 'none'
+            feedback = (
+                f'Executing step {index + 1} {step.text} failed: {failure}. '
+                f'Steps completed so far: {done_text}. Plan again from the current world state.'
+            )
+            t_plan = self.clock()
+            proposal = self._plan(request.instruction, now, feedback)
+            planning_time += self.clock() - t_plan
+            if not proposal.ok or proposal.plan is None:
+                return outcome(
+                    ErrorCode.EXECUTION_FAILED,
+                    f'step {index + 1} {step.text} failed: {failure}; re-planning failed: '
+                    f'{proposal.code.name}: {proposal.message}',
+                )
+            plan = proposal.plan
+            index = 0
+        return outcome(
+            ErrorCode.SUCCESS,
+            f'done: {len(done)} step(s) executed'
+            + (f' after {replans} re-plan(s)' if replans else ''),
+        )
+
+    @staticmethod
+    def _stop_message(code: ErrorCode, step: PlanStep) -> str:
+        if code == ErrorCode.ESTOPPED:
+            return f'e-stop engaged during {step.text}; the robot holds its position'
+        return f'canceled during {step.text}'
+
+    def _run_step(
+        self, step: PlanStep, world: WorldSnapshot, hooks: TaskHooks, plan: Plan, index: int
+    ) -> str | None:
+        try:
+            calls = list(self.expand(step, world))
+        except Exception as exc:
+            return f'cannot expand the step into motions: {exc}'
+        for k, call in enumerate(calls):
+            if self._stop_code(hooks) is not None:
+                return 'stopped'
+            hooks.feedback(
+                TaskState.EXECUTING,
+                plan,
+                index,
+                (index + (k + 0.5) / max(1, len(calls))) / len(plan.steps),
+                f'{step.text}: {call.action}',
+            )
+            result = self.motion.execute(call, lambda: self._stop_code(hooks) is not None)
+            if not result.ok:
+                return f'{call.action} returned {result.code}: {result.message}'
+        return None
+
+    def _await_effects(self, step: PlanStep, before: WorldSnapshot) -> str | None:
+        assert self.check_effects is not None
+        deadline = self.clock() + self.config.effect_settle_s
+        problem: str | None = 'no world state'
+        while True:
+            after = self.world()
+            if after is not None:
+                problem = self.check_effects(step, before, after)
+                if problem is None:
+                    return None
+            if self.clock() >= deadline:
+                return f'effects not observed: {problem}'
+            self.sleep(self.config.poll_s)

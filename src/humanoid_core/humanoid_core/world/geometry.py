@@ -1,0 +1,185 @@
+"""Relation inference from geometry, and free-spot search on surfaces and in containers."""
+
+from __future__ import annotations
+
+import math
+
+from humanoid_core.world.types import (
+    OPERATOR,
+    ObjectInfo,
+    Place,
+    Relation,
+    Vec3,
+    WorldSnapshot,
+)
+
+ON_TOLERANCE = 0.015
+"""Max gap (m) between an object's bottom and a table top for `on`."""
+IN_TOLERANCE = 0.01
+"""Max depth (m) of an object's bottom below a container's base for `in`."""
+NEAR_DISTANCE = 0.35
+"""Max distance (m) of the robot base from a place's approach pose for `near`."""
+CONTAINER_FLOOR = 0.005
+"""Thickness (m) of a container's floor: objects put in rest this far above its base."""
+
+
+def to_local(
+    xy: tuple[float, float], centre: tuple[float, float], yaw: float
+) -> tuple[float, float]:
+    """Express a world xy point in a frame at ``centre`` rotated by ``yaw``."""
+    dx, dy = xy[0] - centre[0], xy[1] - centre[1]
+    c, s = math.cos(yaw), math.sin(yaw)
+    return (c * dx + s * dy, -s * dx + c * dy)
+
+
+def to_world(
+    local: tuple[float, float], centre: tuple[float, float], yaw: float
+) -> tuple[float, float]:
+    c, s = math.cos(yaw), math.sin(yaw)
+    return (centre[0] + c * local[0] - s * local[1], centre[1] + s * local[0] + c * local[1])
+
+
+def inside_footprint(
+    xy: tuple[float, float], centre: Vec3, size: Vec3, yaw: float, margin: float = 0.0
+) -> bool:
+    lx, ly = to_local(xy, (centre[0], centre[1]), yaw)
+    return abs(lx) <= size[0] / 2.0 - margin and abs(ly) <= size[1] / 2.0 - margin
+
+
+def is_in(obj: ObjectInfo, container: ObjectInfo) -> bool:
+    """`obj` is inside `container`: centre within its footprint, bottom above its base and
+    below its rim."""
+    if obj.id == container.id or not container.is_container:
+        return False
+    if not inside_footprint(obj.position[:2], container.position, container.size, container.yaw):
+        return False
+    return (
+        container.bottom_z - IN_TOLERANCE <= obj.bottom_z <= container.top_z + IN_TOLERANCE
+        and obj.position[2] > container.bottom_z
+    )
+
+
+def is_on(obj: ObjectInfo, place: Place) -> bool:
+    """`obj` rests on the top of `place`."""
+    if not inside_footprint(obj.position[:2], place.position, place.size, place.yaw):
+        return False
+    return abs(obj.bottom_z - place.top_z) <= ON_TOLERANCE
+
+
+def robot_place_of(pose: Vec3, places: dict[str, Place]) -> str:
+    """Name of the place whose approach pose is within NEAR_DISTANCE of ``pose`` ('' if none)."""
+    best, best_d = '', NEAR_DISTANCE
+    for place in places.values():
+        d = math.hypot(pose[0] - place.approach[0], pose[1] - place.approach[1])
+        if d <= best_d:
+            best, best_d = place.name, d
+    return best
+
+
+def infer_relations(world: WorldSnapshot) -> tuple[Relation, ...]:
+    """All relations implied by geometry and grasp state.
+
+    held_by(object, <hand>_hand) for held objects; in(object, container) for the innermost
+    container holding it; on(object, place) for objects resting directly on a table top;
+    held_by(object, operator) for handed-over objects; near(robot, place).
+    """
+    rels: list[Relation] = []
+    held = {obj_id: hand for hand, obj_id in world.held.items() if obj_id}
+    for obj in world.objects.values():
+        if obj.id in held:
+            rels.append(Relation(obj.id, 'held_by', f'{held[obj.id]}_hand'))
+            continue
+        if obj.id in world.handed_over:
+            rels.append(Relation(obj.id, 'held_by', OPERATOR))
+            continue
+        containers = [c for c in world.objects.values() if c.id not in held and is_in(obj, c)]
+        if containers:
+            # The innermost container is the one whose base is highest.
+            inner = max(containers, key=lambda c: c.bottom_z)
+            rels.append(Relation(obj.id, 'in', inner.id))
+            continue
+        for place in world.places.values():
+            if is_on(obj, place):
+                rels.append(Relation(obj.id, 'on', place.name))
+                break
+    if world.robot_place:
+        rels.append(Relation('robot', 'near', world.robot_place))
+    return tuple(rels)
+
+
+def refresh(world: WorldSnapshot) -> WorldSnapshot:
+    """Recompute robot_place from the pose and all relations from geometry."""
+    updated = world.replace(robot_place=robot_place_of(world.robot_pose, world.places))
+    return updated.replace(relations=infer_relations(updated))
+
+
+def free_spot(
+    world: WorldSnapshot,
+    obj: ObjectInfo,
+    support_centre: Vec3,
+    support_size: Vec3,
+    support_yaw: float,
+    base_z: float,
+    clearance: float = 0.02,
+    step: float = 0.02,
+    support_id: str = '',
+) -> Vec3 | None:
+    """A centre position where ``obj`` can rest on a support (table top or container floor) at
+    height ``base_z`` without overlapping other objects, or None when full.
+
+    Candidates are scanned on a grid from the support's centre outwards (deterministic).
+    """
+    half = max(obj.size[0], obj.size[1]) / 2.0
+    ax = support_size[0] / 2.0 - half - 0.005
+    ay = support_size[1] / 2.0 - half - 0.005
+    if ax < 0 or ay < 0:
+        return None
+    nx, ny = int(ax / step), int(ay / step)
+    candidates = [(i * step, j * step) for i in range(-nx, nx + 1) for j in range(-ny, ny + 1)]
+    candidates.sort(key=lambda c: (round(math.hypot(*c), 6), c))
+    others = [
+        o
+        for o in world.objects.values()
+        if o.id not in (obj.id, support_id)
+        and world.hand_holding(o.id) is None
+        and o.id not in world.handed_over
+    ]
+    z = base_z + obj.size[2] / 2.0
+    for local in candidates:
+        xy = to_world(local, (support_centre[0], support_centre[1]), support_yaw)
+        ok = True
+        for other in others:
+            if other.top_z <= base_z + 0.002 or other.bottom_z >= z + obj.size[2] / 2.0:
+                continue  # below the support surface (e.g. the container itself) or above
+            if other.is_container and inside_footprint(xy, other.position, other.size, other.yaw):
+                ok = False  # would land inside another container
+                break
+            o_half = max(other.size[0], other.size[1]) / 2.0
+            if (
+                abs(xy[0] - other.position[0]) < half + o_half + clearance
+                and abs(xy[1] - other.position[1]) < half + o_half + clearance
+            ):
+                ok = False
+                break
+        if ok:
+            return (xy[0], xy[1], z)
+    return None
+
+
+def spot_in_container(world: WorldSnapshot, obj: ObjectInfo, container: ObjectInfo) -> Vec3 | None:
+    inner = (container.size[0] - 0.01, container.size[1] - 0.01, container.size[2])
+    return free_spot(
+        world,
+        obj,
+        container.position,
+        inner,
+        container.yaw,
+        container.bottom_z + CONTAINER_FLOOR,
+        clearance=0.01,
+        step=0.01,
+        support_id=container.id,
+    )
+
+
+def spot_on_place(world: WorldSnapshot, obj: ObjectInfo, place: Place) -> Vec3 | None:
+    return free_spot(world, obj, place.position, place.size, place.yaw, place.top_z)

@@ -1,0 +1,226 @@
+"""The task state machine: planning errors, dry run, approval, execution, re-planning,
+cancel and e-stop, on plain Python objects (no ROS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from humanoid_core.planning.errors import ErrorCode
+from humanoid_core.planning.types import MotionCall, Plan, PlanProposal, PlanStep
+from humanoid_core.tasks.runner import (
+    Approval,
+    MotionResult,
+    RunnerConfig,
+    TaskRequest,
+    TaskRunner,
+    TaskState,
+)
+from humanoid_core.world.types import ObjectInfo, Place, WorldSnapshot
+import pytest
+
+PICK = PlanStep('pick', {'object': 'red_cube'})
+PLACE = PlanStep('place_in', {'object': 'red_cube', 'container': 'tray'})
+PLAN = Plan((PICK, PLACE), planner='test')
+
+
+def world() -> WorldSnapshot:
+    return WorldSnapshot(
+        objects={
+            'red_cube': ObjectInfo('red_cube', 'red cube', 'cube', 'red', (0.4, 0.1, 0.745)),
+            'tray': ObjectInfo(
+                'tray', 'tray', 'container', 'gray', (0.5, 0, 0.74), is_container=True
+            ),
+        },
+        places={'bench': Place('bench', 'table', (0.47, 0, 0.72), (0.5, 1.2, 0.72), (0, 0, 0))},
+        robot_place='bench',
+    )
+
+
+@dataclass
+class Hooks:
+    approval: Approval | None = None
+    cancel_after_feedbacks: int | None = None
+    estop_after_feedbacks: int | None = None
+    events: list[tuple[TaskState, int, str]] = field(default_factory=list)
+
+    def feedback(self, state, plan, step_index, progress, status):
+        assert 0.0 <= progress <= 1.0
+        self.events.append((state, step_index, status))
+
+    def wait_for_approval(self, plan):
+        return self.approval
+
+    def canceled(self):
+        n = self.cancel_after_feedbacks
+        return n is not None and len(self.events) >= n
+
+    def estopped(self):
+        n = self.estop_after_feedbacks
+        return n is not None and len(self.events) >= n
+
+
+class Motion:
+    def __init__(self, fail: dict[str, int] | None = None) -> None:
+        self.calls: list[str] = []
+        self.fail = dict(fail or {})
+
+    def execute(self, call, should_stop):
+        self.calls.append(call.action)
+        if self.fail.get(call.action, 0) > 0:
+            self.fail[call.action] -= 1
+            return MotionResult(False, 'FAILED', 'fingers closed on nothing')
+        return MotionResult(True)
+
+
+def expand(step, _world):
+    if step.skill == 'pick':
+        return [MotionCall('move_hand', {}), MotionCall('grasp', {})]
+    return [MotionCall('move_hand', {}), MotionCall('release', {})]
+
+
+def make_runner(motion, proposals=None, world_fn=world, **cfg):
+    seen_feedback: list[str | None] = []
+    queue = list(proposals or [])
+
+    def propose(instruction, w, feedback):
+        seen_feedback.append(feedback)
+        if queue:
+            return queue.pop(0)
+        return PlanProposal(ErrorCode.SUCCESS, PLAN)
+
+    runner = TaskRunner(
+        world_fn,
+        propose,
+        expand,
+        motion,
+        config=RunnerConfig(world_timeout_s=0.2, poll_s=0.01, **cfg),
+    )
+    return runner, seen_feedback
+
+
+def test_success_runs_every_motion_in_order():
+    motion = Motion()
+    runner, _ = make_runner(motion)
+    hooks = Hooks()
+    out = runner.run(TaskRequest('put the red cube in the tray'), hooks)
+    assert out.code == ErrorCode.SUCCESS, out.message
+    assert motion.calls == ['move_hand', 'grasp', 'move_hand', 'release']
+    assert [s.skill for s in out.executed.steps] == ['pick', 'place_in']
+    assert out.approved_by == 'auto'
+    states = [e[0] for e in hooks.events]
+    assert states[0] == TaskState.PLANNING and TaskState.EXECUTING in states
+
+
+def test_planning_error_code_is_returned_and_nothing_moves():
+    motion = Motion()
+    runner, _ = make_runner(
+        motion, [PlanProposal(ErrorCode.UNKNOWN_OBJECT, None, 'no purple cube')]
+    )
+    out = runner.run(TaskRequest('put the purple cube in the tray'), Hooks())
+    assert out.code == ErrorCode.UNKNOWN_OBJECT
+    assert 'purple' in out.message
+    assert motion.calls == []
+
+
+def test_dry_run_returns_plan_without_moving():
+    motion = Motion()
+    runner, _ = make_runner(motion)
+    out = runner.run(TaskRequest('x', dry_run=True), Hooks())
+    assert out.code == ErrorCode.SUCCESS
+    assert out.executed == PLAN
+    assert motion.calls == []
+
+
+def test_no_world_state_fails_with_a_hint():
+    runner, _ = make_runner(Motion(), world_fn=lambda: None)
+    out = runner.run(TaskRequest('x'), Hooks())
+    assert out.code == ErrorCode.PLANNING_FAILED
+    assert 'world_model' in out.message
+
+
+def test_rejected_approval_moves_nothing():
+    motion = Motion()
+    runner, _ = make_runner(motion)
+    hooks = Hooks(approval=Approval(False, 'operator:ann', 'wrong cube'))
+    out = runner.run(TaskRequest('x', require_approval=True), hooks)
+    assert out.code == ErrorCode.REJECTED
+    assert 'operator:ann' in out.message and 'wrong cube' in out.message
+    assert motion.calls == []
+    assert any(e[0] == TaskState.AWAITING_APPROVAL for e in hooks.events)
+
+
+def test_approval_is_recorded():
+    runner, _ = make_runner(Motion())
+    out = runner.run(
+        TaskRequest('x', require_approval=True), Hooks(approval=Approval(True, 'console'))
+    )
+    assert out.code == ErrorCode.SUCCESS
+    assert out.approved_by == 'console'
+
+
+def test_failed_grasp_triggers_replan_with_failure_as_feedback():
+    motion = Motion(fail={'grasp': 1})
+    runner, feedback = make_runner(motion)
+    hooks = Hooks()
+    out = runner.run(TaskRequest('put the red cube in the tray'), hooks)
+    assert out.code == ErrorCode.SUCCESS, out.message
+    assert out.replans == 1
+    assert feedback[0] is None
+    assert feedback[1] is not None and 'grasp returned FAILED' in feedback[1]
+    assert any(e[0] == TaskState.REPLANNING for e in hooks.events)
+    assert motion.calls.count('grasp') == 2
+
+
+def test_replans_are_bounded():
+    motion = Motion(fail={'grasp': 99})
+    runner, feedback = make_runner(motion, max_replans=2)
+    out = runner.run(TaskRequest('x'), Hooks())
+    assert out.code == ErrorCode.EXECUTION_FAILED
+    assert out.replans == 2
+    assert len(feedback) == 3
+    assert 'gave up after 2 re-plan(s)' in out.message
+
+
+def test_estop_ends_task_with_estopped():
+    motion = Motion()
+    runner, _ = make_runner(motion)
+    out = runner.run(TaskRequest('x'), Hooks(estop_after_feedbacks=4))
+    assert out.code == ErrorCode.ESTOPPED
+    assert len(motion.calls) < 4
+
+
+def test_cancel_ends_task_with_canceled():
+    runner, _ = make_runner(Motion())
+    out = runner.run(TaskRequest('x'), Hooks(cancel_after_feedbacks=3))
+    assert out.code == ErrorCode.CANCELED
+
+
+def test_backend_exception_becomes_planning_failed():
+    def boom(*_a):
+        raise RuntimeError('model server returned HTTP 500')
+
+    runner = TaskRunner(world, boom, expand, Motion(), config=RunnerConfig(poll_s=0.01))
+    out = runner.run(TaskRequest('x'), Hooks())
+    assert out.code == ErrorCode.PLANNING_FAILED
+    assert 'HTTP 500' in out.message
+
+
+@pytest.mark.parametrize('observed', [False, True])
+def test_effects_are_checked_after_each_step(observed):
+    def check(step, before, after):
+        return None if observed else f'{step.text}: red_cube not held'
+
+    runner = TaskRunner(
+        world,
+        lambda *_a: PlanProposal(ErrorCode.SUCCESS, PLAN),
+        expand,
+        Motion(),
+        check_effects=check,
+        config=RunnerConfig(max_replans=0, effect_settle_s=0.05, poll_s=0.01),
+    )
+    out = runner.run(TaskRequest('x'), Hooks())
+    if observed:
+        assert out.code == ErrorCode.SUCCESS
+    else:
+        assert out.code == ErrorCode.EXECUTION_FAILED
+        assert 'effects not observed' in out.message

@@ -1,0 +1,139 @@
+"""The task_planner node (ExecuteTask server) in a separate process over DDS: dry runs,
+planning errors, approval/rejection, a missing motion controller, bad parameters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from testutil import ROOT, VENV_BIN, Processes, ros_env, wait_for_line
+
+PLANNER = ROOT / 'install' / 'lib' / 'humanoid_planning' / 'task_planner'
+WORLD = ROOT / 'test' / 'fixtures' / 'world_publisher.py'
+
+
+def humanoid(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(VENV_BIN / 'humanoid'), *args],
+        env=ros_env(COLUMNS='160'),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope='module')
+def stack():
+    processes = Processes()
+    world = processes.start([sys.executable, str(WORLD), 'lab'])
+    wait_for_line(world, 'ready', timeout=60)
+    planner = processes.start(
+        [
+            str(PLANNER),
+            '--ros-args',
+            '-p',
+            'max_replans:=0',
+            '-p',
+            'world_timeout:=10.0',
+        ]
+    )
+    try:
+        wait_for_line(planner, 'task_planner ready', timeout=60)
+        yield planner
+    finally:
+        processes.stop_all()
+
+
+def test_dry_run_prints_validated_plan(stack):
+    out = humanoid('task', '--dry-run', '--json', 'put the red cube in the tray')
+    assert out.returncode == 0, out.stdout + out.stderr
+    result = json.loads(out.stdout)
+    assert result['error_code'] == 'SUCCESS'
+    steps = result['executed_plan']['steps']
+    assert [s['skill'] for s in steps] == ['pick', 'place_in']
+    assert steps[1]['args'] == {'object': 'red_cube', 'container': 'tray'}
+    assert result['executed_plan']['planner'] == 'embedded'
+
+
+def test_dry_run_walks_to_the_station(stack):
+    out = humanoid('task', '--dry-run', '--json', 'take the green cube to the bin')
+    assert out.returncode == 0, out.stdout + out.stderr
+    skills = [s['skill'] for s in json.loads(out.stdout)['executed_plan']['steps']]
+    assert skills.index('walk_to') < skills.index('place_in')
+
+
+@pytest.mark.parametrize(
+    ('instruction', 'code'),
+    [
+        ('put the purple cube in the tray', 'UNKNOWN_OBJECT'),
+        ('put the cube in the tray', 'AMBIGUOUS'),
+        ('throw the red cube at the operator', 'REJECTED'),
+        ('asdf qwerty', 'INVALID_INSTRUCTION'),
+    ],
+)
+def test_planning_errors_have_their_codes(stack, instruction, code):
+    out = humanoid('task', '--json', instruction)
+    assert out.returncode == 1
+    result = json.loads(out.stdout)
+    assert result['error_code'] == code
+    assert result['message']
+    assert result['executed_plan']['steps'] == []
+
+
+def test_without_motion_controller_execution_fails_cleanly(stack):
+    out = humanoid('task', '--json', 'put the red cube in the tray', timeout=120)
+    assert out.returncode == 1
+    result = json.loads(out.stdout)
+    assert result['error_code'] == 'EXECUTION_FAILED'
+    assert 'whole_body_controller' in result['message']
+
+
+def test_operator_rejection(stack, processes):
+    # The task waits for approval; a second client rejects it through the service.
+    task = processes.start(
+        [
+            str(VENV_BIN / 'humanoid'),
+            'task',
+            '--require-approval',
+            '--json',
+            'put the red cube in the tray',
+        ],
+        env=ros_env(COLUMNS='160'),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    reject = [
+        sys.executable,
+        '-c',
+        'import sys, time, rclpy\n'
+        'from humanoid_interfaces.srv import ApproveTask\n'
+        'rclpy.init(); n = rclpy.create_node("rejecter")\n'
+        'c = n.create_client(ApproveTask, "approve_task"); c.wait_for_service(timeout_sec=20)\n'
+        'for _ in range(100):\n'
+        '    f = c.call_async(ApproveTask.Request(approve=False, approver="test:bob", '
+        'reason="wrong cube"))\n'
+        '    rclpy.spin_until_future_complete(n, f, timeout_sec=5)\n'
+        '    if f.result() and f.result().accepted: sys.exit(0)\n'
+        '    time.sleep(0.2)\n'
+        'sys.exit(1)\n',
+    ]
+    assert subprocess.run(reject, env=ros_env(), timeout=60).returncode == 0
+    task.wait(timeout=60)
+    wait_for_line(task, '"error_code"', timeout=10)
+    result = json.loads('\n'.join(task.lines))  # type: ignore[attr-defined]
+    assert result['error_code'] == 'REJECTED'
+    assert 'test:bob' in result['message'] and 'wrong cube' in result['message']
+
+
+def test_bad_parameter_fails_at_startup_naming_it():
+    out = subprocess.run(
+        [str(PLANNER), '--ros-args', '-p', 'backend:=gpt5'],
+        env=ros_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode != 0
+    assert "'backend'" in out.stdout + out.stderr
