@@ -21,6 +21,8 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'mujoco_sim = humanoid_hardware.mujoco_sim_node:main',
+        ],
     },
 )

@@ -18,6 +18,9 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'object_detector = humanoid_perception.object_detector_node:main',
+            'world_model = humanoid_perception.world_model_node:main',
+        ],
     },
 )

@@ -18,6 +18,8 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'safety_supervisor = humanoid_safety.safety_supervisor_node:main',
+        ],
     },
 )

@@ -41,6 +41,7 @@ class Hooks:
     approval: Approval | None = None
     cancel_after_feedbacks: int | None = None
     estop_after_feedbacks: int | None = None
+    fault_after_feedbacks: int | None = None
     events: list[tuple[TaskState, int, str]] = field(default_factory=list)
 
     def feedback(self, state, plan, step_index, progress, status):
@@ -57,6 +58,12 @@ class Hooks:
     def estopped(self):
         n = self.estop_after_feedbacks
         return n is not None and len(self.events) >= n
+
+    def fault(self):
+        n = self.fault_after_feedbacks
+        if n is not None and len(self.events) >= n:
+            return 'node whole_body_controller died'
+        return None
 
 
 class Motion:
@@ -187,6 +194,15 @@ def test_estop_ends_task_with_estopped():
     out = runner.run(TaskRequest('x'), Hooks(estop_after_feedbacks=4))
     assert out.code == ErrorCode.ESTOPPED
     assert len(motion.calls) < 4
+
+
+def test_dead_node_ends_task_naming_it():
+    motion = Motion()
+    runner, _ = make_runner(motion)
+    out = runner.run(TaskRequest('x'), Hooks(fault_after_feedbacks=4))
+    assert out.code == ErrorCode.EXECUTION_FAILED
+    assert 'whole_body_controller died' in out.message
+    assert out.replans == 0
 
 
 def test_cancel_ends_task_with_canceled():

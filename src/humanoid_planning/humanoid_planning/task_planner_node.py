@@ -105,6 +105,10 @@ class _GoalHooks:
     def estopped(self) -> bool:
         return self.node.estopped
 
+    def fault(self) -> str | None:
+        dead = self.node.dead_nodes
+        return f'node(s) {", ".join(dead)} died (safety supervisor)' if dead else None
+
 
 class TaskPlannerNode(Node):
     def __init__(self, **kwargs: Any) -> None:
@@ -113,7 +117,10 @@ class TaskPlannerNode(Node):
         self.setup: PlannerSetup = build_planner(self.p, self.get_logger())
         self.world: WorldSnapshot | None = None
         self.world_lock = threading.Lock()
-        self.estopped = False
+        self.estop_topic = False
+        self.estop_status = False
+        self.status_seen = False
+        self.dead_nodes: list[str] = []
         self.safety_reason = ''
         self.busy = threading.Lock()
         self.approval_lock = threading.Lock()
@@ -175,10 +182,16 @@ class TaskPlannerNode(Node):
         with self.world_lock:
             return self.world
 
+    @property
+    def estopped(self) -> bool:
+        # The supervisor's latched status is authoritative once seen (it also reflects
+        # releases through the `estop` service); the raw topic covers stacks without it.
+        return self.estop_status if self.status_seen else self.estop_topic
+
     def _on_estop(self, msg: Bool) -> None:
         if msg.data and not self.estopped:
             self.get_logger().warning('e-stop engaged: running tasks end with ESTOPPED')
-        self.estopped = bool(msg.data)
+        self.estop_topic = bool(msg.data)
 
     def _subscribe_safety_status(self) -> None:
         try:
@@ -187,7 +200,9 @@ class TaskPlannerNode(Node):
             return
 
         def on_status(msg: Any) -> None:
-            self.estopped = bool(msg.estopped) or bool(list(msg.dead_nodes))
+            self.status_seen = True
+            self.estop_status = bool(msg.estopped)
+            self.dead_nodes = [n for n in msg.dead_nodes if n != self.get_name()]
             self.safety_reason = msg.reason
 
         self.create_subscription(SafetyStatus, 'safety/status', on_status, LATCHED)

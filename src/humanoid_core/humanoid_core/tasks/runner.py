@@ -82,6 +82,10 @@ class TaskHooks(Protocol):
 
     def estopped(self) -> bool: ...
 
+    def fault(self) -> str | None:
+        """A reason the task cannot go on (e.g. 'node whole_body_controller died'), or None."""
+        ...
+
 
 class MotionPort(Protocol):
     def execute(self, call: MotionCall, should_stop: Callable[[], bool]) -> MotionResult: ...
@@ -146,6 +150,8 @@ class TaskRunner:
             return ErrorCode.ESTOPPED
         if hooks.canceled():
             return ErrorCode.CANCELED
+        if hooks.fault():
+            return ErrorCode.EXECUTION_FAILED
         return None
 
     # -- the state machine -----------------------------------------------------------------
@@ -230,7 +236,7 @@ class TaskRunner:
             step = plan.steps[index]
             stop = self._stop_code(hooks)
             if stop is not None:
-                return outcome(stop, self._stop_message(stop, step))
+                return outcome(stop, self._stop_message(stop, step, hooks))
             hooks.feedback(
                 TaskState.EXECUTING, plan, index, index / len(plan.steps), f'{step.text}'
             )
@@ -238,7 +244,7 @@ class TaskRunner:
             failure = self._run_step(step, before, hooks, plan, index)
             stop = self._stop_code(hooks)
             if stop is not None:
-                return outcome(stop, self._stop_message(stop, step))
+                return outcome(stop, self._stop_message(stop, step, hooks))
             if failure is None and self.check_effects is not None:
                 failure = self._await_effects(step, before)
             if failure is None:
@@ -285,10 +291,12 @@ class TaskRunner:
         )
 
     @staticmethod
-    def _stop_message(code: ErrorCode, step: PlanStep) -> str:
+    def _stop_message(code: ErrorCode, step: PlanStep, hooks: TaskHooks) -> str:
         if code == ErrorCode.ESTOPPED:
             return f'e-stop engaged during {step.text}; the robot holds its position'
-        return f'canceled during {step.text}'
+        if code == ErrorCode.CANCELED:
+            return f'canceled during {step.text}'
+        return f'stopped during {step.text}: {hooks.fault()}; the robot holds its position'
 
     def _run_step(
         self, step: PlanStep, world: WorldSnapshot, hooks: TaskHooks, plan: Plan, index: int

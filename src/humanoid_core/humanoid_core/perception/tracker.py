@@ -1,0 +1,360 @@
+"""World model: objects tracked over time, grasp state, relations -> `WorldSnapshot`.
+
+`WorldModel` keeps one `Track` per object. Each detection batch (one camera frame) is
+associated with the tracks (same label, nearest first within `match_radius`; a label with a
+single track re-identifies it at any distance, so an object moved while unseen keeps its id).
+Tracks not seen in a frame where they should have been visible (the caller's `visible`
+predicate: inside the camera view) keep their state for `occlusion_grace` seconds, then lose
+confidence exponentially and are removed below `expire_confidence` or after
+`max_unseen_in_view`; tracks out of view persist (`max_unseen_out_of_view`, 0 = forever).
+Held objects (gripper closed around them at the grasp frame) follow the hand and never expire.
+Relations (`in`, `on`, `held_by`, `near`) come from `humanoid_core.world.geometry.refresh`.
+No rclpy: time is passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+import math
+
+import numpy as np
+
+from humanoid_core.world.geometry import refresh
+from humanoid_core.world.types import HANDS, ObjectInfo, Place, WorldSnapshot
+
+__all__ = [
+    'HandState',
+    'Track',
+    'TrackerConfig',
+    'WorldModel',
+    'in_camera_view',
+]
+
+Visible = Callable[[tuple[float, float, float]], bool]
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    match_radius: float = 0.08
+    """Max distance (m) between a detection and a track of the same label."""
+    min_hits: int = 2
+    """Detections before a new track is reported."""
+    smoothing: float = 0.6
+    """Weight of a new measurement in the position/yaw filter (1 = no smoothing)."""
+    occlusion_grace: float = 1.0
+    """Seconds an in-view track may be missed before its confidence decays."""
+    decay_rate: float = 1.0
+    """Confidence decay (1/s) after the grace period: c *= exp(-rate * dt)."""
+    expire_confidence: float = 0.15
+    max_unseen_in_view: float = 4.0
+    """Seconds after which an in-view track not seen is removed whatever its confidence."""
+    max_unseen_out_of_view: float = 0.0
+    """Seconds after which a track out of view is removed (0 = never)."""
+    held_radius: float = 0.07
+    """Max distance (m) of an object's centre from a grasp frame for it to be held."""
+    grip_margin: float = 0.015
+    """Gripper width at most the object's width plus this (m) counts as closed on it."""
+    min_grip_width: float = 0.004
+    """Gripper narrower than this holds nothing (closed on air)."""
+    position_tolerance: float = 0.01
+    """Moves (m) smaller than this are not a change worth publishing."""
+
+    def check(self) -> None:
+        for name in ('match_radius', 'occlusion_grace', 'decay_rate', 'held_radius'):
+            if getattr(self, name) < 0.0:
+                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
+        if not 0.0 < self.smoothing <= 1.0:
+            raise ValueError(f'smoothing must be in (0, 1], got {self.smoothing}')
+        if self.min_hits < 1:
+            raise ValueError(f'min_hits must be >= 1, got {self.min_hits}')
+
+
+@dataclass(frozen=True)
+class HandState:
+    """A hand's grasp frame position (world, m) and gripper opening width (m)."""
+
+    position: tuple[float, float, float]
+    width: float
+
+
+@dataclass
+class Track:
+    info: ObjectInfo
+    first_seen: float
+    last_seen: float
+    hits: int = 1
+    prior: bool = False
+    held_by: str | None = None
+    hold_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    decayed_until: float = 0.0
+    """Unseen time (s) up to which the confidence decay has been applied."""
+    confirmed: bool = False
+    """Reported in snapshots (a scene prior, or seen min_hits times); stays so."""
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+
+def in_camera_view(
+    camera_pose: np.ndarray,
+    fx: float,
+    fy: float,
+    cx: float,
+    cy: float,
+    width: int,
+    height: int,
+    max_depth: float = 3.0,
+    margin_px: int = 10,
+    depth: np.ndarray | None = None,
+    occlusion_margin: float = 0.06,
+) -> Visible:
+    """A predicate: should a world point be visible? It must project inside the image (with a
+    margin), in front of the camera and nearer than `max_depth`; with a `depth` image (HxW,
+    metres, same size as width x height), also not hidden: the median depth around its pixel is
+    not more than `occlusion_margin` nearer than the point (something in front of it, e.g. the
+    robot's hand). Pixels without depth (NaN/0) count as not hiding anything."""
+    pose = np.asarray(camera_pose, float)
+    rot_t, t = pose[:3, :3].T, pose[:3, 3]
+    if depth is not None and depth.shape != (height, width):
+        depth = None  # a mismatched depth image cannot tell occlusion
+
+    def visible(p: tuple[float, float, float]) -> bool:
+        c = rot_t @ (np.asarray(p, float) - t)
+        if not 0.1 < c[2] < max_depth:
+            return False
+        u = fx * c[0] / c[2] + cx
+        v = fy * c[1] / c[2] + cy
+        if not (margin_px <= u < width - margin_px and margin_px <= v < height - margin_px):
+            return False
+        if depth is None:
+            return True
+        iu, iv = int(u), int(v)
+        patch = depth[max(0, iv - 2) : iv + 3, max(0, iu - 2) : iu + 3]
+        patch = patch[np.isfinite(patch) & (patch > 0.0)]
+        return patch.size == 0 or float(np.median(patch)) >= c[2] - occlusion_margin
+
+    return visible
+
+
+class WorldModel:
+    """Tracks objects and grasp state; `snapshot()` gives the planner's `WorldSnapshot`."""
+
+    def __init__(
+        self,
+        places: Mapping[str, Place],
+        config: TrackerConfig | None = None,
+        priors: Iterable[ObjectInfo] = (),
+        prior_confidence: float = 0.5,
+        now: float | None = None,
+    ) -> None:
+        self.config = config or TrackerConfig()
+        self.config.check()
+        self.places = dict(places)
+        self.tracks: dict[str, Track] = {}
+        for obj in priors:
+            info = replace(obj, confidence=min(obj.confidence, prior_confidence))
+            t0 = 0.0 if now is None else now
+            self.tracks[obj.id] = Track(info, t0, t0, hits=0, prior=True, confirmed=True)
+        self.robot_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        self.hands: dict[str, HandState | None] = {h: None for h in HANDS}
+        # priors count as seen at `now`, or at the first update/tick when now is None
+        self._started = now is not None
+        self.stamp = 0.0 if now is None else now
+        self._last_snapshot: WorldSnapshot | None = None
+
+    # -- inputs ----------------------------------------------------------------------------
+    def set_robot_pose(self, x: float, y: float, yaw: float) -> None:
+        self.robot_pose = (float(x), float(y), float(yaw))
+
+    def set_hands(self, hands: Mapping[str, HandState | None]) -> None:
+        """Latest grasp-frame positions and gripper widths; updates what is held."""
+        cfg = self.config
+        for hand, state in hands.items():
+            if hand not in self.hands:
+                raise ValueError(f'unknown hand {hand!r}; hands: {list(self.hands)}')
+            self.hands[hand] = state
+        for hand, state in self.hands.items():
+            held = next((t for t in self.tracks.values() if t.held_by == hand), None)
+            if state is None:
+                continue
+            pos = np.asarray(state.position, float)
+            if held is not None:
+                width = min(held.info.size[0], held.info.size[1])
+                if state.width > width + cfg.grip_margin or state.width < cfg.min_grip_width:
+                    held.held_by = None  # released (or slipped: fingers closed on air)
+                else:
+                    new = pos + held.hold_offset
+                    xyz = (float(new[0]), float(new[1]), float(new[2]))
+                    held.info = replace(held.info, position=xyz)
+                continue
+            best, best_d = None, cfg.held_radius
+            for t in self.tracks.values():
+                if t.held_by is not None or t.info.is_container:
+                    continue
+                d = float(np.linalg.norm(np.asarray(t.info.position) - pos))
+                width = min(t.info.size[0], t.info.size[1])
+                closed = cfg.min_grip_width <= state.width <= width + cfg.grip_margin
+                if closed and d < best_d:
+                    best, best_d = t, d
+            if best is not None:
+                best.held_by = hand
+                best.hold_offset = np.asarray(best.info.position) - pos
+
+    def update(
+        self,
+        detections: Iterable[ObjectInfo],
+        stamp: float,
+        visible: Visible | None = None,
+    ) -> None:
+        """Fuse one frame's detections (world frame). `visible(position)` says whether a track
+        should have been seen in this frame (None: every track should have)."""
+        cfg = self.config
+        dets = list(detections)
+        self._start(stamp)
+        self.stamp = max(self.stamp, stamp)
+        matched_tracks: set[str] = set()
+        matched_dets: set[int] = set()
+        pairs = []
+        for i, d in enumerate(dets):
+            for t in self.tracks.values():
+                if t.info.label != d.label:
+                    continue
+                dist = math.dist(t.info.position, d.position)
+                if dist <= cfg.match_radius:
+                    pairs.append((dist, i, t.id))
+        pairs.sort()
+        for _dist, i, tid in pairs:
+            if i in matched_dets or tid in matched_tracks:
+                continue
+            self._correct(self.tracks[tid], dets[i], stamp)
+            matched_dets.add(i)
+            matched_tracks.add(tid)
+        # re-identify by unique label at any distance (moved while unseen)
+        for i, d in enumerate(dets):
+            if i in matched_dets:
+                continue
+            same = [t for t in self.tracks.values() if t.info.label == d.label]
+            if len(same) == 1 and same[0].id not in matched_tracks:
+                self._correct(same[0], d, stamp, jump=True)
+                matched_dets.add(i)
+                matched_tracks.add(same[0].id)
+        for i, d in enumerate(dets):
+            if i in matched_dets:
+                continue
+            tid = d.id or d.label.replace(' ', '_')
+            k = 1
+            base = tid
+            while tid in self.tracks:
+                k += 1
+                tid = f'{base}_{k}'
+            self.tracks[tid] = Track(
+                replace(d, id=tid), stamp, stamp, confirmed=self.config.min_hits <= 1
+            )
+            matched_tracks.add(tid)
+        self._age(stamp, visible, seen=matched_tracks)
+
+    def tick(self, now: float, visible: Visible | None = None) -> None:
+        """Age tracks with no new frame (camera stalled or bad input) up to `now`."""
+        self._start(now)
+        self.stamp = max(self.stamp, now)
+        self._age(now, visible, seen=set())
+
+    # -- internals -------------------------------------------------------------------------
+    def _start(self, now: float) -> None:
+        if not self._started:
+            self._started = True
+            for t in self.tracks.values():
+                t.first_seen = t.last_seen = now
+
+    def _correct(self, track: Track, det: ObjectInfo, stamp: float, jump: bool = False) -> None:
+        a = 1.0 if (jump or (track.prior and track.hits == 0)) else self.config.smoothing
+        old = track.info
+        pos = tuple(a * n + (1.0 - a) * o for n, o in zip(det.position, old.position, strict=True))
+        dyaw = math.remainder(det.yaw - old.yaw, 2 * math.pi)
+        conf = max(det.confidence, a * det.confidence + (1.0 - a) * old.confidence)
+        track.info = replace(
+            det,
+            id=track.id,
+            position=(pos[0], pos[1], pos[2]),
+            yaw=math.remainder(old.yaw + a * dyaw, 2 * math.pi),
+            confidence=conf,
+        )
+        track.last_seen = max(track.last_seen, stamp)
+        track.hits += 1
+        track.prior = False
+        track.confirmed = track.confirmed or track.hits >= self.config.min_hits
+        track.decayed_until = 0.0
+        if track.held_by is not None:
+            hand = self.hands.get(track.held_by)
+            if hand is not None:
+                track.hold_offset = np.asarray(track.info.position) - np.asarray(hand.position)
+
+    def _age(self, now: float, visible: Visible | None, seen: set[str]) -> None:
+        cfg = self.config
+        for tid in list(self.tracks):
+            t = self.tracks[tid]
+            if tid in seen or t.held_by is not None:
+                continue
+            unseen = now - t.last_seen
+            in_view = visible is None or visible(t.info.position)
+            if in_view:
+                dt = unseen - max(cfg.occlusion_grace, t.decayed_until)
+                if dt > 0.0:
+                    c = t.info.confidence * math.exp(-cfg.decay_rate * dt)
+                    t.info = replace(t.info, confidence=c)
+                    t.decayed_until = unseen
+                if t.info.confidence < cfg.expire_confidence or unseen > cfg.max_unseen_in_view:
+                    self._drop(tid)
+            elif cfg.max_unseen_out_of_view > 0.0 and unseen > cfg.max_unseen_out_of_view:
+                self._drop(tid)
+
+    def _drop(self, tid: str) -> None:
+        self.tracks.pop(tid, None)
+
+    # -- output ----------------------------------------------------------------------------
+    def reported(self) -> list[Track]:
+        """Tracks that are confirmed (enough hits, a scene prior, or held)."""
+        return [t for t in self.tracks.values() if t.confirmed or t.held_by is not None]
+
+    def snapshot(self) -> WorldSnapshot:
+        objects = {t.id: t.info for t in self.reported()}
+        held: dict[str, str | None] = {h: None for h in HANDS}
+        for t in self.reported():
+            if t.held_by is not None:
+                held[t.held_by] = t.id
+        return refresh(
+            WorldSnapshot(
+                objects=objects, places=dict(self.places), robot_pose=self.robot_pose, held=held
+            )
+        )
+
+    def last_seen(self, object_id: str) -> float:
+        return self.tracks[object_id].last_seen
+
+    def changed(self, snapshot: WorldSnapshot) -> bool:
+        """Whether `snapshot` differs from the last one marked published (`mark_published`)
+        in objects, relations, held objects, robot place, or positions beyond the tolerance."""
+        prev = self._last_snapshot
+        if prev is None:
+            return True
+        if set(prev.objects) != set(snapshot.objects):
+            return True
+        if set(prev.relations) != set(snapshot.relations) or prev.held != snapshot.held:
+            return True
+        if prev.robot_place != snapshot.robot_place:
+            return True
+        tol = self.config.position_tolerance
+        if math.dist(prev.robot_pose[:2], snapshot.robot_pose[:2]) > tol:
+            return True
+        for oid, o in snapshot.objects.items():
+            p = prev.objects[oid]
+            if math.dist(p.position, o.position) > tol or p.label != o.label:
+                return True
+            if abs(p.confidence - o.confidence) > 0.1:
+                return True
+        return False
+
+    def mark_published(self, snapshot: WorldSnapshot) -> None:
+        self._last_snapshot = snapshot

@@ -1,0 +1,493 @@
+"""The safety supervisor's logic, free of ROS: command checks, e-stop, watchdog, heartbeats.
+
+`SupervisorCore` sits between the controller and the hardware. Every method takes `now` (s, the
+caller's clock: sim time in simulation), so tests drive it on a fake clock.
+
+- `check_trajectory(traj, now, current_positions)` -> `Verdict`: the trajectory to forward, or
+  the reason it was rejected. It never raises on bad input: every problem becomes a rejection
+  reason (the message names the joint/point). Checks, in order: the supervisor's state
+  (e-stop, dead nodes), `validate_trajectory` (names, lengths, NaN/inf, position/velocity
+  limits, time order, start time), measured positions available, the step from the measured
+  position to the first point, velocities implied by position differences, accelerations
+  (cubic Hermite segments where the points carry velocities, finite differences of the
+  segment velocities otherwise), then (with a `HandKinematics`) per point and segment midpoint:
+  the hands' workspace box, keep-out boxes (tables) and self-collision margins. A posture that
+  already violates a box/contact is allowed to move back out, not further in.
+- Hold: on e-stop, watchdog timeout, a dead required node or sustained over-effort the
+  core returns a hold trajectory (one point at the measured positions, zero velocities) for
+  the caller to publish once. E-stop is latched until `release_estop`; a watchdog/effort hold
+  ends with the next valid command; a heartbeat hold ends when every required node is back.
+- Watchdog (like ros2_control's `cmd_timeout`): armed by an accepted command; fires when no
+  new command arrived `watchdog_timeout` s after the end of the last accepted trajectory.
+- Heartbeats: `note_heartbeat(node, now)`; a required node is dead when it was seen and then
+  silent for `heartbeat_timeout` s, or never seen within `startup_grace` s of the start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+import math
+
+import numpy as np
+
+from humanoid_core.robot.description import GRIPPER_MAX_WIDTH, ROBOT_INFO
+from humanoid_core.safety.kinematics import HandKinematics, base_to_world
+from humanoid_core.safety.limits import SafetyLimits
+from humanoid_core.sim.trajectory import (
+    JointTrajectory,
+    TrajectoryError,
+    TrajectoryPoint,
+    validate_trajectory,
+)
+
+__all__ = ['HOLD_REASONS', 'SafetyState', 'SupervisorCore', 'Verdict']
+
+HOLD_REASONS = ('estop', 'heartbeat', 'watchdog', 'effort')
+_EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Outcome of a command check: `trajectory` to forward, or None and the `reason`."""
+
+    trajectory: JointTrajectory | None
+    reason: str = ''
+
+    @property
+    def accepted(self) -> bool:
+        return self.trajectory is not None
+
+
+@dataclass(frozen=True)
+class SafetyState:
+    """What `safety/status` publishes."""
+
+    estopped: bool
+    holding: bool
+    reason: str
+    dead_nodes: tuple[str, ...]
+    last_rejection: str
+    rejected_commands: int
+
+
+@dataclass
+class _Bookkeeping:
+    holds: dict[str, str] = field(default_factory=dict)  # reason key -> detail
+    last_seen: dict[str, float] = field(default_factory=dict)
+    dead: tuple[str, ...] = ()
+    watchdog_deadline: float | None = None
+    over_effort_since: dict[str, float] = field(default_factory=dict)
+    positions: dict[str, float] = field(default_factory=dict)
+    positions_time: float | None = None
+    last_rejection: str = ''
+    rejected: int = 0
+    accepted: int = 0
+
+
+class SupervisorCore:
+    """State and checks of the safety supervisor (see the module docstring)."""
+
+    def __init__(
+        self,
+        limits: SafetyLimits,
+        now: float,
+        *,
+        watchdog_timeout: float = 0.5,
+        heartbeat_timeout: float = 1.0,
+        required_nodes: Sequence[str] = (),
+        startup_grace: float = 30.0,
+        hold_time: float = 0.0,
+        kinematics: HandKinematics | None = None,
+        start_tolerance: float = 0.05,
+    ) -> None:
+        for name, value in (
+            ('watchdog_timeout', watchdog_timeout),
+            ('heartbeat_timeout', heartbeat_timeout),
+            ('startup_grace', startup_grace),
+            ('hold_time', hold_time),
+        ):
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f'{name} must be a finite number >= 0, got {value}')
+        if heartbeat_timeout <= 0.0 and required_nodes:
+            raise ValueError('heartbeat_timeout must be > 0 when required_nodes is not empty')
+        self.limits = limits
+        self.watchdog_timeout = float(watchdog_timeout)
+        self.heartbeat_timeout = float(heartbeat_timeout)
+        self.required_nodes = tuple(required_nodes)
+        self.startup_grace = float(startup_grace)
+        self.hold_time = float(hold_time)
+        self.kinematics = kinematics
+        self.start_tolerance = start_tolerance
+        self.start = float(now)
+        self._b = _Bookkeeping()
+        self._hold_joints = tuple(n for n in limits.joints if n not in set(ROBOT_INFO.grippers))
+
+    # ---------------------------------------------------------------- state
+    @property
+    def estopped(self) -> bool:
+        return 'estop' in self._b.holds
+
+    @property
+    def holding(self) -> bool:
+        return bool(self._b.holds)
+
+    @property
+    def dead_nodes(self) -> tuple[str, ...]:
+        return self._b.dead
+
+    @property
+    def accepted_commands(self) -> int:
+        return self._b.accepted
+
+    def state(self) -> SafetyState:
+        """A snapshot for `safety/status`."""
+        reason = '; '.join(self._b.holds[k] for k in HOLD_REASONS if k in self._b.holds)
+        return SafetyState(
+            estopped=self.estopped,
+            holding=self.holding,
+            reason=reason,
+            dead_nodes=self._b.dead,
+            last_rejection=self._b.last_rejection,
+            rejected_commands=self._b.rejected,
+        )
+
+    # ---------------------------------------------------------------- inputs
+    def update_joint_state(
+        self,
+        names: Sequence[str],
+        positions: Sequence[float],
+        efforts: Sequence[float] | None,
+        now: float,
+    ) -> JointTrajectory | None:
+        """Record measured positions; check efforts. Returns a hold trajectory when a
+        sustained over-effort starts a hold (publish it), else None."""
+        for name, q in zip(names, positions, strict=False):
+            if math.isfinite(q):
+                self._b.positions[name] = float(q)
+        self._b.positions_time = now
+        if not efforts:
+            return None
+        worst = ''
+        for name, e in zip(names, efforts, strict=False):
+            lim = self.limits.joints.get(name)
+            if lim is None or not math.isfinite(lim.effort):
+                continue
+            if math.isfinite(e) and abs(e) <= lim.effort * (1.0 + 1e-6):
+                self._b.over_effort_since.pop(name, None)
+                continue
+            since = self._b.over_effort_since.setdefault(name, now)
+            if now - since >= self.limits.effort_hold_time and not worst:
+                worst = (
+                    f'effort: {name} at {e:.1f} over its limit {lim.effort:.1f} '
+                    f'for {now - since:.2f} s'
+                )
+        if worst and 'effort' not in self._b.holds:
+            return self._start_hold('effort', worst)
+        return None
+
+    def note_heartbeat(self, node: str, now: float) -> None:
+        """`node` published its diagnostics at `now`."""
+        self._b.last_seen[node] = float(now)
+
+    def engage_estop(self, now: float, source: str = '') -> JointTrajectory | None:
+        """Latch the e-stop. Returns the hold trajectory to publish (None if already engaged
+        or no joint state was received yet)."""
+        if self.estopped:
+            return None
+        detail = 'estop' + (f' (from {source})' if source else '')
+        return self._start_hold('estop', detail, force=True)
+
+    def release_estop(self, now: float) -> bool:
+        """Release a latched e-stop; True if it was engaged. The robot keeps holding its
+        position until the next valid command."""
+        if not self.estopped:
+            return False
+        del self._b.holds['estop']
+        self._b.watchdog_deadline = None
+        return True
+
+    def tick(self, now: float) -> JointTrajectory | None:
+        """Periodic check of watchdog and heartbeats; returns a hold trajectory to publish
+        when a new hold starts."""
+        hold = None
+        dead = []
+        for node in self.required_nodes:
+            seen = self._b.last_seen.get(node)
+            if seen is None:
+                if self.startup_grace > 0.0 and now - self.start > self.startup_grace:
+                    dead.append(node)
+            elif now - seen > self.heartbeat_timeout:
+                dead.append(node)
+        dead_t = tuple(dead)
+        if dead_t != self._b.dead:
+            self._b.dead = dead_t
+            if dead_t:
+                detail = f'dead nodes: {list(dead_t)} (no diagnostics heartbeat)'
+                if 'heartbeat' in self._b.holds:
+                    self._b.holds['heartbeat'] = detail
+                else:
+                    hold = self._start_hold('heartbeat', detail)
+            else:
+                self._b.holds.pop('heartbeat', None)
+        deadline = self._b.watchdog_deadline
+        if self.watchdog_timeout > 0.0 and deadline is not None and now > deadline:
+            self._b.watchdog_deadline = None
+            if 'watchdog' not in self._b.holds:
+                late = now - deadline + self.watchdog_timeout
+                h = self._start_hold('watchdog', f'watchdog: no new command for {late:.2f} s')
+                hold = hold or h
+        return hold
+
+    # ---------------------------------------------------------------- holds
+    def _start_hold(self, key: str, detail: str, force: bool = False) -> JointTrajectory | None:
+        new = not self._b.holds
+        self._b.holds[key] = detail
+        if not (new or force):
+            # Already holding for another reason: the robot holds; no second command needed.
+            return None
+        return self.hold_trajectory()
+
+    def hold_trajectory(self) -> JointTrajectory | None:
+        """One point at the measured positions (grippers excluded), zero velocities; None
+        without a joint state."""
+        names = tuple(n for n in self._hold_joints if n in self._b.positions)
+        if not names:
+            return None
+        point = TrajectoryPoint(
+            positions=tuple(self._b.positions[n] for n in names),
+            velocities=tuple(0.0 for _ in names),
+            time_from_start=self.hold_time,
+        )
+        return JointTrajectory(names, (point,), None)
+
+    # ---------------------------------------------------------------- commands
+    def reject(self, reason: str) -> Verdict:
+        """Count and remember a rejection (also for rejections found by the caller)."""
+        self._b.rejected += 1
+        self._b.last_rejection = reason
+        return Verdict(None, reason)
+
+    def _blocked(self) -> str:
+        if self.estopped:
+            return 'e-stop engaged: commands are rejected until it is released'
+        if 'heartbeat' in self._b.holds:
+            return f'required nodes are dead {list(self._b.dead)}: commands are rejected'
+        return ''
+
+    def check_gripper(self, hand: str, width: float) -> str:
+        """'' if a gripper command may pass, else the reason (the caller counts it with
+        `reject`)."""
+        blocked = self._blocked()
+        if blocked:
+            return blocked
+        if hand not in ('left', 'right'):
+            return f"unknown hand {hand!r}; hands: ['left', 'right']"
+        if not math.isfinite(width):
+            return f'{hand} gripper width is not finite: {width}'
+        if width < -1e-6 or width > GRIPPER_MAX_WIDTH + 1e-6:
+            return f'{hand} gripper width {width:.4f} m is outside [0, {GRIPPER_MAX_WIDTH}] m'
+        return ''
+
+    def check_trajectory(
+        self,
+        traj: JointTrajectory,
+        now: float,
+        current_positions: Mapping[str, float] | None = None,
+        base_pose: tuple[float, float, float] | None = None,
+    ) -> Verdict:
+        """Check a command; on acceptance the watchdog is re-armed and watchdog/effort holds
+        end. `current_positions` defaults to the last `update_joint_state`; `base_pose`
+        (x, y, yaw in world) enables the world-frame keep-out boxes."""
+        blocked = self._blocked()
+        if blocked:
+            return self.reject(blocked)
+        current = self._b.positions if current_positions is None else current_positions
+        try:
+            reason = self._check(traj, now, current, base_pose)
+        except TrajectoryError as exc:
+            reason = str(exc)
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+            reason = f'malformed trajectory: {exc}'
+        if reason:
+            return self.reject(reason)
+        validated = validate_trajectory(
+            traj, self.limits.joints, now, start_tolerance=self.start_tolerance
+        )
+        assert validated.start_time is not None
+        end = validated.start_time + validated.points[-1].time_from_start
+        self._b.watchdog_deadline = max(now, end) + self.watchdog_timeout
+        for key in ('watchdog', 'effort'):
+            if key == 'effort' and self._b.over_effort_since:
+                continue
+            self._b.holds.pop(key, None)
+        self._b.accepted += 1
+        return Verdict(validated)
+
+    def _check(
+        self,
+        traj: JointTrajectory,
+        now: float,
+        current: Mapping[str, float],
+        base_pose: tuple[float, float, float] | None,
+    ) -> str:
+        lim = self.limits
+        validated = validate_trajectory(
+            traj, lim.joints, now, start_tolerance=self.start_tolerance
+        )
+        names = validated.joint_names
+        missing = [n for n in names if n not in current]
+        if missing:
+            return f'no measured position for joints {missing} (no joint_states yet?)'
+        q_now = np.array([current[n] for n in names], dtype=float)
+        vmax = np.array([lim.joints[n].velocity for n in names])
+        amax = np.array([lim.joints[n].acceleration for n in names])
+        vtol = 1.0 + lim.velocity_tolerance
+        times = [0.0] + [p.time_from_start for p in validated.points]
+        pos: list[np.ndarray] = [q_now]
+        pos += [np.asarray(p.positions, dtype=float) for p in validated.points]
+        vel: list[np.ndarray | None] = [np.zeros(len(names))]
+        vel += [
+            None if p.velocities is None else np.asarray(p.velocities, dtype=float)
+            for p in validated.points
+        ]
+        labels = ['the measured position'] + [f'point {i}' for i in range(len(validated.points))]
+        first = validated.points[0]
+        if first.time_from_start <= _EPS:
+            jump = np.abs(pos[1] - q_now)
+            k = int(np.argmax(jump))
+            if jump[k] > lim.max_start_jump + 1e-9:
+                return (
+                    f'point 0 (at t=0) jumps {names[k]} by {jump[k]:.4f} from its measured '
+                    f'position {q_now[k]:.4f} (max_start_jump {lim.max_start_jump})'
+                )
+            # a t=0 point replaces the start: segments begin there
+            times, pos, vel, labels = times[1:], pos[1:], vel[1:], labels[1:]
+        seg_v: list[np.ndarray] = []
+        for k in range(1, len(times)):
+            h = times[k] - times[k - 1]
+            v = (pos[k] - pos[k - 1]) / h
+            seg_v.append(v)
+            over = np.abs(v) - vmax * vtol
+            j = int(np.argmax(over))
+            if over[j] > 1e-9:
+                return (
+                    f'{names[j]} would move at {abs(v[j]):.3f} from {labels[k - 1]} to '
+                    f'{labels[k]} (position difference / time), over its velocity limit '
+                    f'{vmax[j]:.3f}'
+                )
+            v0, v1 = vel[k - 1], vel[k]
+            if v0 is not None and v1 is not None:
+                dp = pos[k] - pos[k - 1]
+                a0 = 6 * dp / h**2 - (4 * v0 + 2 * v1) / h
+                a1 = -6 * dp / h**2 + (2 * v0 + 4 * v1) / h
+                acc = np.maximum(np.abs(a0), np.abs(a1))
+                over = acc - amax * vtol
+                j = int(np.argmax(over))
+                if over[j] > 1e-9:
+                    return (
+                        f'{names[j]} would accelerate at {acc[j]:.2f} between {labels[k - 1]} '
+                        f'and {labels[k]}, over its acceleration limit {amax[j]:.2f}'
+                    )
+        for k in range(1, len(seg_v)):
+            if vel[k] is not None and vel[k - 1] is not None and vel[k + 1] is not None:
+                continue  # Hermite segments were checked exactly above
+            h = 0.5 * (times[k + 1] - times[k - 1])
+            acc = np.abs(seg_v[k] - seg_v[k - 1]) / h
+            over = acc - amax * vtol
+            j = int(np.argmax(over))
+            if over[j] > 1e-9:
+                return (
+                    f'{names[j]} would accelerate at {acc[j]:.2f} around {labels[k]} '
+                    f'(velocity change between segments), over its acceleration limit '
+                    f'{amax[j]:.2f}'
+                )
+        if self.kinematics is not None:
+            return self._check_postures(names, pos, labels, current, base_pose)
+        return ''
+
+    def _check_postures(
+        self,
+        names: tuple[str, ...],
+        pos: list[np.ndarray],
+        labels: list[str],
+        current: Mapping[str, float],
+        base_pose: tuple[float, float, float] | None,
+    ) -> str:
+        assert self.kinematics is not None
+        full = dict(current)
+        ref = self.kinematics.evaluate(full)
+        ref_out = self._violations(ref.hands, ref.contacts, base_pose)
+        samples: list[tuple[str, np.ndarray]] = []
+        for k in range(len(pos)):
+            if k > 0:
+                samples.append(
+                    (f'between {labels[k - 1]} and {labels[k]}', 0.5 * (pos[k] + pos[k - 1]))
+                )
+            if labels[k].startswith('point'):
+                samples.append((f'at {labels[k]}', pos[k]))
+        for where, q in samples:
+            full.update(zip(names, q.tolist(), strict=True))
+            posture = self.kinematics.evaluate(full)
+            out = self._violations(posture.hands, posture.contacts, base_pose)
+            for key, (amount, text) in out.items():
+                before = ref_out.get(key, (0.0, ''))[0]
+                if amount > before + 1e-4:
+                    return f'{where}: {text}'
+        return ''
+
+    def _violations(
+        self,
+        hands: Mapping[str, np.ndarray],
+        contacts: Sequence[tuple[str, str, float]],
+        base_pose: tuple[float, float, float] | None,
+    ) -> dict[str, tuple[float, str]]:
+        """Violation key -> (how bad, m; message)."""
+        lim = self.limits
+        out: dict[str, tuple[float, str]] = {}
+        for side, p in hands.items():
+            box = lim.hand_workspace
+            if box is not None:
+                d = box.outside_by(p)
+                if d > 0.0:
+                    out[f'ws:{side}'] = (
+                        d,
+                        f'{side} hand at {np.round(p, 3).tolist()} (base frame) is {d:.3f} m '
+                        f'outside the workspace box {list(box.min)}..{list(box.max)}',
+                    )
+            for box in lim.keep_out:
+                if box.frame == 'world':
+                    if base_pose is None:
+                        continue
+                    q = base_to_world(p, base_pose)
+                else:
+                    q = p
+                depth = _penetration(q, box.min, box.max, lim.keep_out_margin)
+                if depth > 0.0:
+                    out[f'ko:{side}:{box.name}'] = (
+                        depth,
+                        f'{side} hand at {np.round(q, 3).tolist()} ({box.frame} frame) is '
+                        f'within {lim.keep_out_margin} m of keep-out box {box.name!r}',
+                    )
+        for a, b, dist in contacts:
+            if dist < lim.self_collision_margin and (a, b) not in lim.self_collision_ignore:
+                amount = lim.self_collision_margin - dist
+                key = f'sc:{a}:{b}'
+                if amount > out.get(key, (0.0, ''))[0]:
+                    out[key] = (
+                        amount,
+                        f'self-collision: {a} and {b} are {dist:.4f} m apart (margin '
+                        f'{lim.self_collision_margin} m)',
+                    )
+        return out
+
+
+def _penetration(p: np.ndarray, lo: Sequence[float], hi: Sequence[float], margin: float) -> float:
+    """Depth of `p` inside the box grown by `margin` (0 outside)."""
+    depth = math.inf
+    for x, a, b in zip(p, lo, hi, strict=True):
+        d = min(x - (a - margin), (b + margin) - x)
+        if d <= 0.0:
+            return 0.0
+        depth = min(depth, d)
+    return float(depth)

@@ -1,0 +1,1 @@
+"""MuJoCo simulation core (no rclpy): robot model, scenes, simulator."""

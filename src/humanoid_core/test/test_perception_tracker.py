@@ -1,0 +1,190 @@
+"""World model: association, occlusion persistence, decay/expiry, grasp state, relations."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from humanoid_core.perception.tracker import (
+    HandState,
+    TrackerConfig,
+    WorldModel,
+    in_camera_view,
+)
+from humanoid_core.world.scene import initial_world
+from humanoid_core.world.types import ObjectInfo
+import numpy as np
+import pytest
+
+LAB = initial_world('lab')
+CUBE = ObjectInfo('red_cube', 'red cube', 'cube', 'red', (0.37, 0.22, 0.745), 0.0,
+                  (0.05, 0.05, 0.05), 0.95)  # fmt: skip
+TRAY = LAB.objects['tray']
+ALL_VISIBLE = None
+
+
+def seen(*objs: ObjectInfo) -> list[ObjectInfo]:
+    return list(objs)
+
+
+def model(**cfg) -> WorldModel:
+    return WorldModel(LAB.places, TrackerConfig(**cfg))
+
+
+def test_new_objects_need_min_hits_then_get_relations() -> None:
+    wm = model(min_hits=2)
+    wm.update(seen(CUBE, TRAY), 0.0)
+    assert wm.snapshot().objects == {}
+    wm.update(seen(CUBE, TRAY), 0.1)
+    snap = wm.snapshot()
+    assert set(snap.objects) == {'red_cube', 'tray'}
+    assert snap.has('red_cube', 'on', 'bench') and snap.has('tray', 'on', 'bench')
+
+
+def test_association_keeps_ids_and_smooths_noise() -> None:
+    wm = model(min_hits=1, smoothing=0.5)
+    wm.update(seen(CUBE), 0.0)
+    moved = replace(CUBE, id='whatever', position=(0.38, 0.22, 0.745))
+    wm.update(seen(moved), 0.1)
+    obj = wm.snapshot().objects['red_cube']
+    assert obj.position[0] == pytest.approx(0.375)  # halfway: smoothing 0.5
+    # two same-label objects far apart stay two tracks
+    other = replace(CUBE, id='red_cube', position=(0.37, -0.3, 0.745))
+    wm.update(seen(replace(CUBE, position=(0.375, 0.22, 0.745)), other), 0.2)
+    wm.update(seen(replace(CUBE, position=(0.375, 0.22, 0.745)), other), 0.3)
+    assert set(wm.snapshot().objects) == {'red_cube', 'red_cube_2'}
+
+
+def test_unique_label_reidentified_after_moving_while_unseen() -> None:
+    wm = model(min_hits=1)
+    wm.update(seen(CUBE), 0.0)
+    far = replace(CUBE, position=(0.45, -0.2, 0.745))
+    wm.update(seen(far), 0.5)
+    objs = wm.snapshot().objects
+    assert list(objs) == ['red_cube'] and objs['red_cube'].position == far.position
+
+
+def test_short_occlusion_persists_then_decays_and_expires() -> None:
+    wm = model(min_hits=1, occlusion_grace=1.0, decay_rate=1.0, expire_confidence=0.15,
+               max_unseen_in_view=10.0)  # fmt: skip
+    wm.update(seen(CUBE), 0.0)
+    wm.update(seen(), 0.8)  # occluded for 0.8 s: within the grace period
+    assert wm.snapshot().objects['red_cube'].confidence == pytest.approx(0.95)
+    wm.update(seen(), 2.0)  # 1 s past the grace period: c = 0.95 e^-1
+    assert wm.snapshot().objects['red_cube'].confidence == pytest.approx(0.95 * np.exp(-1.0))
+    wm.tick(2.5)  # decay is applied once per unseen interval, not compounded
+    assert wm.snapshot().objects['red_cube'].confidence == pytest.approx(0.95 * np.exp(-1.5))
+    wm.update(seen(CUBE), 2.6)  # seen again: confidence restored
+    assert wm.snapshot().objects['red_cube'].confidence == pytest.approx(0.95)
+    wm.tick(6.0)  # 3.4 s unseen: 0.95 e^-2.4 = 0.086 < 0.15 -> expired
+    assert wm.snapshot().objects == {}
+
+
+def test_out_of_view_objects_persist_in_view_ones_expire() -> None:
+    wm = model(min_hits=1, occlusion_grace=0.5, max_unseen_in_view=2.0)
+    tray = replace(TRAY, position=(0.47, -2.0, 0.78))  # e.g. the bin far away on the station
+    wm.update(seen(CUBE, tray), 0.0)
+
+    def visible(p: tuple[float, float, float]) -> bool:
+        return p[1] > -1.0
+
+    wm.tick(30.0, visible)
+    assert list(wm.snapshot().objects) == ['tray']
+
+
+def test_scene_priors_are_known_before_seen_and_corrected_when_seen() -> None:
+    wm = WorldModel(LAB.places, TrackerConfig(), LAB.objects.values(), prior_confidence=0.5)
+    snap = wm.snapshot()
+    assert set(snap.objects) == set(LAB.objects)
+    assert snap.objects['bin'].confidence == 0.5
+    # shuffled layout: the red cube is elsewhere; its label re-identifies it
+    wm.update(seen(replace(CUBE, position=(0.36, -0.2, 0.745))), 1.0)
+    assert wm.snapshot().objects['red_cube'].position == (0.36, -0.2, 0.745)
+
+
+def test_grasp_held_object_follows_the_hand_and_release() -> None:
+    wm = model(min_hits=1)
+    wm.update(seen(CUBE, TRAY), 0.0)
+    # open hand near the cube: not held
+    wm.set_hands({'right': HandState((0.37, 0.22, 0.75), 0.09)})
+    assert wm.snapshot().held['right'] is None
+    # closed on the cube (width about the cube's 5 cm)
+    wm.set_hands({'right': HandState((0.37, 0.22, 0.75), 0.048)})
+    snap = wm.snapshot()
+    assert snap.held == {'right': 'red_cube', 'left': None}
+    assert snap.has('red_cube', 'held_by', 'right_hand')
+    # lifted and carried over the tray: follows the hand, never expires while held
+    wm.set_hands({'right': HandState((0.53, -0.02, 0.90), 0.048)})
+    wm.tick(60.0)  # nothing seen for a minute: the tray expires, the held cube stays
+    assert set(wm.snapshot().objects) == {'red_cube'}
+    cube = wm.snapshot().objects['red_cube']
+    assert cube.position == pytest.approx((0.53, -0.02, 0.895))
+    # lowered into the tray (seen again) and released: in(tray)
+    wm.update(seen(TRAY), 60.1)
+    wm.update(seen(TRAY), 60.2)
+    wm.set_hands({'right': HandState((0.53, -0.02, 0.76), 0.048)})
+    wm.set_hands({'right': HandState((0.53, -0.02, 0.76), 0.09)})
+    snap = wm.snapshot()
+    assert snap.held['right'] is None
+    assert snap.has('red_cube', 'in', 'tray')
+
+
+def test_fingers_closed_on_air_hold_nothing() -> None:
+    wm = model(min_hits=1)
+    wm.update(seen(CUBE), 0.0)
+    wm.set_hands({'left': HandState((0.37, 0.22, 0.75), 0.0)})
+    assert wm.snapshot().held['left'] is None
+    with pytest.raises(ValueError, match='unknown hand'):
+        wm.set_hands({'middle': None})
+
+
+def test_changed_ignores_jitter_but_not_moves() -> None:
+    wm = model(min_hits=1, smoothing=1.0)
+    wm.update(seen(CUBE), 0.0)
+    snap = wm.snapshot()
+    assert wm.changed(snap)
+    wm.mark_published(snap)
+    wm.update(seen(replace(CUBE, position=(0.373, 0.22, 0.745))), 0.1)
+    assert not wm.changed(wm.snapshot())
+    wm.update(seen(replace(CUBE, position=(0.40, 0.22, 0.745))), 0.2)
+    assert wm.changed(wm.snapshot())
+
+
+def test_in_camera_view() -> None:
+    pose = np.eye(4)  # optical frame at the origin looking along +z
+    visible = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, max_depth=3.0)
+    assert visible((0.0, 0.0, 1.0))
+    assert not visible((0.0, 0.0, -1.0))  # behind
+    assert not visible((2.0, 0.0, 1.0))  # outside the image
+    assert not visible((0.0, 0.0, 5.0))  # too far
+    # with depth: a point behind something nearer (a hand 0.3 m in front) is hidden
+    depth = np.full((480, 640), 1.0, np.float32)
+    depth[200:280, 280:360] = 0.7
+    visible = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, depth=depth)
+    assert not visible((0.0, 0.0, 1.0))
+    assert visible((0.5, 0.0, 1.0))  # beside the occluder: the depth there is its own
+    assert visible((0.0, 0.0, 0.72))  # the occluding surface itself is visible
+    depth[:] = np.nan  # no depth: cannot tell, assume visible (so stale objects decay)
+    visible = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, depth=depth)
+    assert visible((0.0, 0.0, 1.0))
+
+
+def test_object_hidden_behind_the_hand_persists() -> None:
+    wm = model(min_hits=1, occlusion_grace=0.5, max_unseen_in_view=2.0)
+    wm.update(seen(CUBE), 0.0)
+    pose = np.eye(4)
+    pose[:3, :3] = [[0, 0, 1], [-1, 0, 0], [0, -1, 0]]  # optical z along world +x
+    pose[:3, 3] = (0.0, 0.22, 0.745)  # looking at the cube from 0.37 m
+    depth = np.full((480, 640), 0.37, np.float32)
+    depth[200:280, 280:360] = 0.2  # the hand, in front of the cube
+    hidden = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, depth=depth)
+    wm.update(seen(), 10.0, hidden)
+    assert 'red_cube' in wm.snapshot().objects
+    depth[:] = 0.5  # hand gone, the cube is not there: it expires
+    shown = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, depth=depth)
+    wm.update(seen(), 10.1, shown)
+    assert 'red_cube' not in wm.snapshot().objects
+
+
+def test_bad_config_names_the_field() -> None:
+    with pytest.raises(ValueError, match='smoothing'):
+        WorldModel(LAB.places, TrackerConfig(smoothing=0.0))

@@ -1,0 +1,481 @@
+"""`mujoco_sim`: the embedded MuJoCo simulator behind the hardware contract topics.
+
+Wiring only: parameters -> `humanoid_core.sim.backend.MujocoBackend`; a physics thread steps it
+(paced at `real_time_factor` against wall time, or as fast as possible with `max_speed`) and
+publishes joint states, IMU, odometry, clock, cameras, ground truth and diagnostics with sim
+time stamps; subscriptions and the reset service queue commands that the physics thread applies
+between control periods, so every MuJoCo call happens on that one thread (it also owns the GL
+context used for rendering).
+
+Run: `ros2 run humanoid_hardware mujoco_sim --ros-args -p seed:=3` or
+`install/lib/humanoid_hardware/mujoco_sim [--max-speed] [--ros-args ...]`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+import os
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from nav_msgs.msg import Odometry
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
+from std_msgs.msg import Float64, String
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+
+from humanoid_hardware import conversions as conv
+from humanoid_hardware.gl_setup import setup_gl
+from humanoid_hardware.qos import CAMERA_QOS, CLOCK_QOS, COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from humanoid_interfaces.msg import ObjectArray
+from humanoid_interfaces.srv import ResetSim
+
+if TYPE_CHECKING:
+    from humanoid_core.sim.backend import MujocoBackend
+
+NODE_NAME = 'mujoco_sim'
+CAMERA = 'head_camera'
+GROUND_TRUTH_RATE = 10.0  # Hz (sim time)
+DIAGNOSTICS_PERIOD = 1.0  # s (wall time)
+
+
+class ParameterError(ValueError):
+    """A node parameter with a bad value; the message names the parameter."""
+
+
+def _float_range(lo: float, hi: float) -> list[FloatingPointRange]:
+    return [FloatingPointRange(from_value=lo, to_value=hi, step=0.0)]
+
+
+def _int_range(lo: int, hi: int) -> list[IntegerRange]:
+    return [IntegerRange(from_value=lo, to_value=hi, step=1)]
+
+
+class MujocoSimNode(Node):
+    """The simulator node; call `start()` to run the physics thread, `stop()` to end it."""
+
+    def __init__(self, parameter_overrides: list[Parameter] | None = None) -> None:
+        super().__init__(NODE_NAME, parameter_overrides=parameter_overrides)
+        p = self._declare_parameters()
+        self.params = p
+        self.gl_backend = setup_gl(p['headless'])
+        # Imported only now: MUJOCO_GL must be set before mujoco is imported.
+        from humanoid_core.robot.description import render_urdf
+        from humanoid_core.sim.backend import MujocoBackend, check_control_period
+        from humanoid_core.sim.scene import SceneError, load_scene
+
+        try:
+            check_control_period(p['control_period'], p['physics_dt'])
+        except ValueError as exc:
+            raise ParameterError(f'parameters control_period/physics_dt: {exc}') from None
+        control_rate = 1.0 / p['control_period']
+        for name in ('joint_state_rate', 'camera_rate'):
+            if p[name] > control_rate + 1e-9:
+                raise ParameterError(
+                    f'parameter {name} = {p[name]} Hz exceeds the control rate '
+                    f'{control_rate:g} Hz (1 / control_period)'
+                )
+        try:
+            scene = load_scene(p['scene'])
+        except SceneError as exc:
+            raise ParameterError(f'parameter scene = {p["scene"]!r}: {exc}') from None
+        seed = None if p['seed'] < 0 else p['seed']
+        try:
+            self.backend: MujocoBackend = MujocoBackend(
+                scene,
+                seed=seed,
+                physics_dt=p['physics_dt'],
+                control_period=p['control_period'],
+                max_render_size=(max(p['camera_width'], 640), max(p['camera_height'], 480)),
+            )
+        except ValueError as exc:  # e.g. a seed whose layout cannot be made
+            raise ParameterError(f'parameters scene/seed: {exc}') from None
+        self.scene = scene
+        self._hands = self.backend.hands
+
+        # -- publishers (relative names) --
+        pub = self.create_publisher
+        self.pub_joint_states = pub(JointState, 'joint_states', SENSOR_QOS)
+        self.pub_imu = pub(Imu, 'imu', SENSOR_QOS)
+        self.pub_odom = pub(Odometry, 'odom', SENSOR_QOS)
+        self.pub_clock = pub(Clock, 'clock', CLOCK_QOS)
+        self.pub_rgb = pub(Image, 'camera/color/image_raw', CAMERA_QOS)
+        self.pub_depth = pub(Image, 'camera/depth/image_raw', CAMERA_QOS)
+        self.pub_rgb_info = pub(CameraInfo, 'camera/color/camera_info', CAMERA_QOS)
+        self.pub_depth_info = pub(CameraInfo, 'camera/depth/camera_info', CAMERA_QOS)
+        self.pub_description = pub(String, 'robot_description', LATCHED_QOS)
+        self.pub_diagnostics = pub(DiagnosticArray, 'diagnostics', 10)
+        self.pub_objects = pub(ObjectArray, 'sim/object_poses', LATCHED_QOS)
+        # -- commands --
+        self.create_subscription(
+            JointTrajectoryMsg, 'joint_trajectory_controller/joint_trajectory',
+            self._on_trajectory, COMMAND_QOS,
+        )  # fmt: skip
+        for hand in self._hands:
+            self.create_subscription(
+                Float64, f'gripper/{hand}/command',
+                lambda msg, hand=hand: self._on_gripper(hand, msg), COMMAND_QOS,
+            )  # fmt: skip
+        self.create_service(ResetSim, 'sim/reset', self._on_reset)
+
+        self.pub_description.publish(String(data=render_urdf(hardware='mujoco')))
+        self._commands: deque[Callable[[], None]] = deque()
+        self._running = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stats = _Stats()
+        self._viewer: Any = None
+        self.failed = False
+        # Physics and rendering threads: the lock guards the MuJoCo state.
+        self._lock = threading.Lock()
+        self._frame_due = threading.Event()
+        self._render_idle = threading.Event()
+        self._render_thread: threading.Thread | None = None
+        # next sim times to publish joint states, camera, ground truth (None: restart)
+        self._next: dict[str, float] | None = None
+        self.get_logger().info(
+            f'scene {scene.name!r} seed {p["seed"]}, {len(self.backend.joint_names)} joints, '
+            f'physics {p["physics_dt"] * 1e3:g} ms, control {p["control_period"] * 1e3:g} ms, '
+            f'cameras {"on" if p["cameras_enabled"] else "off"} '
+            f'({p["camera_width"]}x{p["camera_height"]} @ {p["camera_rate"]:g} Hz), '
+            f'GL {self.gl_backend}, '
+            + ('max speed' if p['max_speed'] else f'real-time factor {p["real_time_factor"]:g}')
+        )
+
+    # -- parameters ---------------------------------------------------------------------------
+    def _declare_parameters(self) -> dict[str, Any]:
+        specs: list[tuple[str, Any, str, dict[str, Any]]] = [
+            ('scene', 'lab', 'scene name in config/scenes (or a path to a scene YAML)', {}),
+            ('seed', -1, 'object layout seed; -1 = the nominal layout',
+             {'integer_range': _int_range(-1, 2**31 - 1)}),
+            ('physics_dt', 0.001, 'physics step, s',
+             {'floating_point_range': _float_range(1e-4, 0.01)}),
+            ('control_period', 0.002, 'control period, s (a whole multiple of physics_dt)',
+             {'floating_point_range': _float_range(1e-4, 0.1)}),
+            ('joint_state_rate', 250.0, 'joint_states/imu/odom/clock rate, Hz (sim time)',
+             {'floating_point_range': _float_range(1.0, 1000.0)}),
+            ('camera_rate', 15.0, 'camera image rate, Hz (sim time)',
+             {'floating_point_range': _float_range(0.1, 120.0)}),
+            ('camera_width', 640, 'camera image width, px',
+             {'integer_range': _int_range(16, 1920)}),
+            ('camera_height', 480, 'camera image height, px',
+             {'integer_range': _int_range(16, 1080)}),
+            ('cameras_enabled', True, 'render and publish the head camera', {}),
+            ('headless', True, 'no viewer window (a viewer needs a display)', {}),
+            ('max_speed', False, 'run as fast as possible instead of paced by wall time', {}),
+            ('real_time_factor', 1.0, 'sim seconds per wall second when not max_speed',
+             {'floating_point_range': _float_range(0.01, 100.0)}),
+        ]  # fmt: skip
+        values: dict[str, Any] = {}
+        for name, default, description, extra in specs:
+            descriptor = ParameterDescriptor(description=description, read_only=True, **extra)
+            values[name] = self.declare_parameter(name, default, descriptor).value
+        return values
+
+    # -- callbacks (executor threads): queue work for the physics thread ------------------------
+    def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
+        traj = conv.trajectory_from_msg(msg)
+        self._commands.append(lambda: self._apply_trajectory(traj))
+
+    def _apply_trajectory(self, traj: Any) -> None:
+        from humanoid_core.sim.trajectory import TrajectoryError
+
+        try:
+            self.backend.set_trajectory(traj)
+        except TrajectoryError as exc:
+            self._stats.rejected += 1
+            self.get_logger().error(f'rejected joint trajectory: {exc}; holding last target')
+
+    def _on_gripper(self, hand: str, msg: Float64) -> None:
+        width = float(msg.data)
+
+        def apply() -> None:
+            try:
+                applied = self.backend.set_gripper(hand, width)
+            except ValueError as exc:
+                self.get_logger().error(f'rejected gripper/{hand}/command: {exc}')
+                return
+            if abs(applied - width) > 1e-9:
+                self.get_logger().warn(
+                    f'gripper/{hand}/command {width:.4f} m clamped to {applied:.4f} m'
+                )
+
+        self._commands.append(apply)
+
+    def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> Any:
+        done = threading.Event()
+        result: dict[str, Any] = {}
+        seed = int(request.seed)
+
+        def apply() -> None:
+            try:
+                self.backend.reset(None if seed < 0 else seed)
+                self._next = None  # restart publishing schedules at t = 0
+                result['ok'] = True
+                result['message'] = f'reset with seed {seed}'
+            except ValueError as exc:
+                result['ok'] = False
+                result['message'] = str(exc)
+            done.set()
+
+        if self._running.is_set():
+            self._commands.append(apply)
+        else:
+            apply()
+        if not done.wait(timeout=30.0):
+            result = {'ok': False, 'message': 'physics thread did not answer within 30 s'}
+        response.success = bool(result['ok'])
+        response.message = result['message']
+        return response
+
+    # -- physics thread -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._running.set()
+        self._render_idle.set()
+        if self.params['cameras_enabled']:
+            self._render_thread = threading.Thread(
+                target=self._render_loop, name='mujoco_render', daemon=True
+            )
+            self._render_thread.start()
+        self._thread = threading.Thread(target=self._run, name='mujoco_physics', daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running.clear()
+        self._frame_due.set()  # wake the render thread so it sees the stop
+        for thread in (self._thread, self._render_thread):
+            if thread is not None:
+                thread.join(timeout=10.0)
+        self._thread = self._render_thread = None
+        self.backend.close()
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:
+            self._running.clear()
+            if not self.context.ok():
+                return  # shutting down (Ctrl-C / SIGTERM): publishers are gone
+            self.get_logger().fatal(f'physics thread failed: {type(exc).__name__}: {exc}')
+            self.failed = True
+            raise
+        finally:
+            if self._viewer is not None:
+                self._viewer.close()
+
+    def _loop(self) -> None:
+        p = self.params
+        b = self.backend
+        js_dt = 1.0 / p['joint_state_rate']
+        cam_dt = 1.0 / p['camera_rate']
+        gt_dt = 1.0 / GROUND_TRUTH_RATE
+        self._open_viewer()
+        self._next = None
+        wall0, sim0 = time.monotonic(), b.time
+        stats = self._stats
+        next_diag = time.monotonic() + DIAGNOSTICS_PERIOD
+        eps = 1e-9
+        while self._running.is_set():
+            with self._lock:
+                while self._commands:
+                    self._commands.popleft()()
+                nxt = self._next
+                if nxt is None:  # (re)start: publish everything now
+                    nxt = self._next = {'js': b.time, 'cam': b.time, 'gt': b.time}
+                    wall0, sim0 = time.monotonic(), b.time
+                t_step = time.perf_counter()
+                b.step(1)
+                stats.step_s += time.perf_counter() - t_step
+                stats.steps += 1
+                t = b.time
+                if t + eps >= nxt['js']:
+                    self._publish_state()
+                    stats.js += 1
+                    nxt['js'] = max(nxt['js'] + js_dt, t + js_dt / 2)
+                if t + eps >= nxt['gt']:
+                    stamp = conv.time_msg(t)
+                    poses = b.object_poses()
+                    self.pub_objects.publish(
+                        conv.object_array_msg(poses, self.scene.objects, stamp)
+                    )
+                    nxt['gt'] = max(nxt['gt'] + gt_dt, t + gt_dt / 2)
+                viewer = self._viewer
+                if viewer is not None and stats.steps % 16 == 0 and viewer.is_running():
+                    viewer.sync()
+                camera_due = p['cameras_enabled'] and t + eps >= nxt['cam']
+                if camera_due:
+                    nxt['cam'] = max(nxt['cam'] + cam_dt, t + cam_dt / 2)
+            if camera_due:
+                # The render thread captures the scene as it is now, then draws while physics
+                # goes on. In max_speed mode physics waits for each frame, so that frames keep
+                # their sim-time rate; in real time a frame due while the last one is still
+                # being drawn is dropped rather than stalling joint_states.
+                if self._render_idle.is_set():
+                    self._render_idle.clear()
+                    self._frame_due.set()
+                    if p['max_speed']:
+                        self._render_idle.wait(timeout=5.0)
+                else:
+                    stats.dropped += 1
+            now = time.monotonic()
+            if not p['max_speed']:
+                delay = wall0 + (t - sim0) / p['real_time_factor'] - now
+                if delay > 0.0:
+                    time.sleep(delay)
+                elif delay < -0.25:  # fell behind: do not try to catch up in a burst
+                    stats.slips += 1
+                    wall0, sim0 = now, t
+            if now >= next_diag:
+                self._publish_diagnostics(now)
+                next_diag = now + DIAGNOSTICS_PERIOD
+
+    def _publish_state(self) -> None:
+        state = self.backend.read_state()
+        stamp = conv.time_msg(state.time)
+        self.pub_clock.publish(conv.clock_msg(state.time))
+        self.pub_joint_states.publish(conv.joint_state_msg(state, stamp))
+        self.pub_imu.publish(conv.imu_msg(state, stamp))
+        self.pub_odom.publish(conv.odom_msg(state, stamp))
+
+    def _render_loop(self) -> None:
+        """Render thread: owns the GL context; draws a frame each time one is due."""
+        p = self.params
+        camera = None
+        try:
+            camera = self.backend.camera_renderer(CAMERA, p['camera_width'], p['camera_height'])
+            while self._running.is_set():
+                if not self._frame_due.wait(timeout=0.2):
+                    continue
+                self._frame_due.clear()
+                if not self._running.is_set():
+                    break
+                t0 = time.perf_counter()
+                with self._lock:
+                    camera.capture()
+                img = camera.render(depth=True)
+                stamp = conv.time_msg(img.time)
+                info = conv.camera_info_msg(img.intrinsics, stamp)
+                self.pub_rgb.publish(conv.rgb_image_msg(img.rgb, stamp))
+                self.pub_rgb_info.publish(info)
+                if img.depth is not None:
+                    self.pub_depth.publish(conv.depth_image_msg(img.depth, stamp))
+                    self.pub_depth_info.publish(info)
+                self._stats.render_s += time.perf_counter() - t0
+                self._stats.frames += 1
+                self._render_idle.set()
+        except Exception as exc:
+            self._running.clear()
+            if not self.context.ok():
+                return  # shutting down
+            self.get_logger().fatal(f'render thread failed: {type(exc).__name__}: {exc}')
+            self.failed = True
+            raise
+        finally:
+            self._render_idle.set()
+            if camera is not None:
+                camera.close()
+
+    def _publish_diagnostics(self, now: float) -> None:
+        s = self._stats
+        b = self.backend
+        wall = now - s.wall_mark
+        rtf = (b.time - s.sim_mark) / wall if wall > 0 else 0.0
+        values = {
+            'sim_time': b.time,
+            'real_time_factor': rtf,
+            'target_real_time_factor': 'max'
+            if self.params['max_speed']
+            else self.params['real_time_factor'],
+            'joint_states_hz': s.js / wall if wall > 0 else 0.0,
+            'camera_hz': s.frames / wall if wall > 0 else 0.0,
+            'step_ms_mean': 1e3 * s.step_s / max(s.steps, 1),
+            'render_ms_mean': 1e3 * s.render_s / max(s.frames, 1),
+            'slips': s.slips,
+            'camera_frames_dropped': s.dropped,
+            'rejected_trajectories': s.rejected,
+            'gl_backend': self.gl_backend,
+        }
+        target = self.params['real_time_factor']
+        slow = not self.params['max_speed'] and rtf < 0.8 * target and s.sim_mark > 0.0
+        level = DiagnosticStatus.WARN if slow else DiagnosticStatus.OK
+        message = f'running below real time ({rtf:.2f}x)' if slow else 'running'
+        self.pub_diagnostics.publish(
+            conv.diagnostics_msg(
+                f'{NODE_NAME}: simulator', level, message, values, conv.time_msg(b.time)
+            )
+        )
+        s.reset_window(now, b.time)
+
+    def _open_viewer(self) -> None:
+        if self.params['headless']:
+            return
+        if not os.environ.get('DISPLAY'):
+            self.get_logger().warn('headless:=false but no DISPLAY: running without a viewer')
+            return
+        try:
+            import mujoco.viewer
+
+            self._viewer = mujoco.viewer.launch_passive(self.backend.model, self.backend.data)
+        except Exception as exc:
+            self.get_logger().warn(f'cannot open the MuJoCo viewer: {exc}')
+
+
+class _Stats:
+    """Counters for diagnostics over the last window."""
+
+    def __init__(self) -> None:
+        self.rejected = 0
+        self.slips = 0
+        self.dropped = 0
+        self.reset_window(time.monotonic(), 0.0)
+
+    def reset_window(self, wall: float, sim: float) -> None:
+        self.wall_mark, self.sim_mark = wall, sim
+        self.steps = self.js = self.frames = 0
+        self.step_s = self.render_s = 0.0
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point: `mujoco_sim [--max-speed] [--ros-args ...]`."""
+    argv = list(sys.argv if args is None else args)
+    overrides = []
+    if '--max-speed' in argv:
+        argv.remove('--max-speed')
+        overrides.append(Parameter('max_speed', Parameter.Type.BOOL, True))
+    rclpy.init(args=argv)
+    node = None
+    executor = MultiThreadedExecutor(num_threads=2)
+    try:
+        try:
+            node = MujocoSimNode(parameter_overrides=overrides or None)
+        except (ParameterError, rclpy.exceptions.InvalidParameterValueException,
+                rclpy.exceptions.InvalidParameterTypeException) as exc:  # fmt: skip
+            print(f'[{NODE_NAME}] startup failed: {exc}', file=sys.stderr)
+            return 2
+        executor.add_node(node)
+        node.start()
+        while rclpy.ok() and node._running.is_set():
+            executor.spin_once(timeout_sec=0.1)
+        return 1 if node.failed else 0
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node.stop()
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown()
+        if rclpy.ok():
+            rclpy.shutdown()
+
+
+if __name__ == '__main__':
+    sys.exit(main())
