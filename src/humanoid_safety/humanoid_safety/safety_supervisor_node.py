@@ -274,14 +274,14 @@ class SafetySupervisorNode(Node):
         return response
 
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
-        now = self._now()
+        now = time.monotonic()  # heartbeats run on the steady clock (see SupervisorCore.tick)
         for name in conv.heartbeat_names(msg):
             if name != self.get_name():
                 self.core.note_heartbeat(name, now)
 
     def _on_check(self) -> None:
         self._flush_joint_state()
-        hold = self.core.tick(self._now())
+        hold = self.core.tick(self._now(), heartbeat_now=time.monotonic())
         if hold is not None:
             self._publish_hold(hold, self.core.state().reason)
         self._publish_status()

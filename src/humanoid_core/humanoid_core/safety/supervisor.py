@@ -114,8 +114,9 @@ class SupervisorCore:
         self.limits = limits
         self.watchdog_timeout = float(watchdog_timeout)
         self.heartbeat_timeout = float(heartbeat_timeout)
-        self.required_nodes = tuple(required_nodes)
+        self.required_nodes = tuple(n for n in required_nodes if n)
         self.startup_grace = float(startup_grace)
+        self._hb_start: float | None = None
         self.hold_time = float(hold_time)
         self.kinematics = kinematics
         self.start_tolerance = start_tolerance
@@ -207,17 +208,27 @@ class SupervisorCore:
         self._b.watchdog_deadline = None
         return True
 
-    def tick(self, now: float) -> JointTrajectory | None:
+    def tick(self, now: float, heartbeat_now: float | None = None) -> JointTrajectory | None:
         """Periodic check of watchdog and heartbeats; returns a hold trajectory to publish
-        when a new hold starts."""
+        when a new hold starts.
+
+        ``heartbeat_now`` is the clock the heartbeats were noted on (default: ``now``). Nodes
+        on simulated time pass a steady wall clock here: a process dying is a wall-clock
+        event, and sim time jumps when the simulator's /clock first arrives.
+        """
+        hb_now = now if heartbeat_now is None else heartbeat_now
+        if self._hb_start is None:
+            # Grace period counts from construction, or from the first tick on a separate
+            # heartbeat clock.
+            self._hb_start = self.start if heartbeat_now is None else heartbeat_now
         hold = None
         dead = []
         for node in self.required_nodes:
             seen = self._b.last_seen.get(node)
             if seen is None:
-                if self.startup_grace > 0.0 and now - self.start > self.startup_grace:
+                if self.startup_grace > 0.0 and hb_now - self._hb_start > self.startup_grace:
                     dead.append(node)
-            elif now - seen > self.heartbeat_timeout:
+            elif hb_now - seen > self.heartbeat_timeout:
                 dead.append(node)
         dead_t = tuple(dead)
         if dead_t != self._b.dead:
