@@ -334,6 +334,10 @@ def test_dead_required_node_makes_the_robot_hold():
         client = Client(namespace='hb')
         FakeJointStates(client)
         beat = DiagnosticArray(status=[DiagnosticStatus(name='fake_controller: loop')])
+        # The supervisor must have discovered our diagnostics publisher before the beats
+        # count (discovery is slow on a loaded machine).
+        client.wait(lambda: client.pub_diag.get_subscription_count() > 0,
+                    what='the supervisor subscribing to diagnostics')  # fmt: skip
         deadline = time.monotonic() + 3.0
         while time.monotonic() < deadline:
             client.pub_diag.publish(beat)

@@ -31,6 +31,7 @@ from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
 from std_msgs.msg import Float64, String
+from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from humanoid_hardware import conversions as conv
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 NODE_NAME = 'mujoco_sim'
 CAMERA = 'head_camera'
 GROUND_TRUTH_RATE = 10.0  # Hz (sim time)
+OVERVIEW = 'overview'
+OVERVIEW_SIZE = (480, 360)
+SLIP_FRICTION = 0.02  # object friction during an injected grasp failure
+SLIP_TIME = 2.0  # s (sim time)
 DIAGNOSTICS_PERIOD = 1.0  # s (wall time)
 
 
@@ -126,6 +131,13 @@ class MujocoSimNode(Node):
                 lambda msg, hand=hand: self._on_gripper(hand, msg), COMMAND_QOS,
             )  # fmt: skip
         self.create_service(ResetSim, 'sim/reset', self._on_reset)
+        # Simulation-only outputs and fault injection (benchmarks, demos, system tests).
+        self.pub_overview = pub(Image, 'sim/overview/image_raw', CAMERA_QOS)
+        self.create_service(Trigger, 'sim/fail_next_grasp', self._on_fail_next_grasp)
+        self._fail_grasps = 0
+        self._slip: tuple[float, dict[int, float]] | None = None  # (until, geom -> friction)
+        self._gripper_cmd = {hand: 1.0 for hand in self._hands}
+        self._overview_due = False
 
         self.pub_description.publish(String(data=render_urdf(hardware='mujoco')))
         self._commands: deque[Callable[[], None]] = deque()
@@ -173,6 +185,9 @@ class MujocoSimNode(Node):
             ('max_speed', False, 'run as fast as possible instead of paced by wall time', {}),
             ('real_time_factor', 1.0, 'sim seconds per wall second when not max_speed',
              {'floating_point_range': _float_range(0.01, 100.0)}),
+            ('overview_rate', 0.0,
+             'rate of the overview camera on sim/overview/image_raw, Hz (0 = off; demos)',
+             {'floating_point_range': _float_range(0.0, 30.0)}),
         ]  # fmt: skip
         values: dict[str, Any] = {}
         for name, default, description, extra in specs:
@@ -203,12 +218,46 @@ class MujocoSimNode(Node):
             except ValueError as exc:
                 self.get_logger().error(f'rejected gripper/{hand}/command: {exc}')
                 return
+            closing = applied < self._gripper_cmd.get(hand, 1.0) - 1e-3
+            self._gripper_cmd[hand] = applied
+            if closing and self._fail_grasps > 0:
+                self._fail_grasps -= 1
+                self._start_slip()
             if abs(applied - width) > 1e-9:
                 self.get_logger().warn(
                     f'gripper/{hand}/command {width:.4f} m clamped to {applied:.4f} m'
                 )
 
         self._commands.append(apply)
+
+    def _on_fail_next_grasp(self, request: Trigger.Request, response: Trigger.Response) -> Any:
+        """Fault injection: the next gripper closing finds every object slippery for
+        SLIP_TIME s of sim time, so that grasp fails (tests the planner's re-planning)."""
+        self._fail_grasps += 1
+        response.success = True
+        response.message = f'{self._fail_grasps} grasp(s) will fail'
+        self.get_logger().warn(f'fault injection: {response.message}')
+        return response
+
+    def _start_slip(self) -> None:
+        m = self.backend.model
+        saved: dict[int, float] = {}
+        for name in self.backend.names.objects:
+            body = m.body(name).id
+            for g in range(m.ngeom):
+                if m.geom_bodyid[g] == body:
+                    saved[g] = float(m.geom_friction[g, 0])
+                    m.geom_friction[g, 0] = SLIP_FRICTION
+        self._slip = (self.backend.time + SLIP_TIME, saved)
+        self.get_logger().warn('fault injection: objects slippery, this grasp will fail')
+
+    def _end_slip(self) -> None:
+        if self._slip is None:
+            return
+        m = self.backend.model
+        for g, friction in self._slip[1].items():
+            m.geom_friction[g, 0] = friction
+        self._slip = None
 
     def _on_reset(self, request: ResetSim.Request, response: ResetSim.Response) -> Any:
         done = threading.Event()
@@ -217,6 +266,7 @@ class MujocoSimNode(Node):
 
         def apply() -> None:
             try:
+                self._end_slip()
                 self.backend.reset(None if seed < 0 else seed)
                 self._next = None  # restart publishing schedules at t = 0
                 result['ok'] = True
@@ -240,7 +290,7 @@ class MujocoSimNode(Node):
     def start(self) -> None:
         self._running.set()
         self._render_idle.set()
-        if self.params['cameras_enabled']:
+        if self.params['cameras_enabled'] or self.params['overview_rate'] > 0:
             self._render_thread = threading.Thread(
                 target=self._render_loop, name='mujoco_render', daemon=True
             )
@@ -276,6 +326,7 @@ class MujocoSimNode(Node):
         b = self.backend
         js_dt = 1.0 / p['joint_state_rate']
         cam_dt = 1.0 / p['camera_rate']
+        ov_dt = 1.0 / p['overview_rate'] if p['overview_rate'] > 0 else None
         gt_dt = 1.0 / GROUND_TRUTH_RATE
         self._open_viewer()
         self._next = None
@@ -289,7 +340,7 @@ class MujocoSimNode(Node):
                     self._commands.popleft()()
                 nxt = self._next
                 if nxt is None:  # (re)start: publish everything now
-                    nxt = self._next = {'js': b.time, 'cam': b.time, 'gt': b.time}
+                    nxt = self._next = {'js': b.time, 'cam': b.time, 'gt': b.time, 'ov': b.time}
                     wall0, sim0 = time.monotonic(), b.time
                 t_step = time.perf_counter()
                 b.step(1)
@@ -310,9 +361,14 @@ class MujocoSimNode(Node):
                 viewer = self._viewer
                 if viewer is not None and stats.steps % 16 == 0 and viewer.is_running():
                     viewer.sync()
+                if self._slip is not None and t >= self._slip[0]:
+                    self._end_slip()
                 camera_due = p['cameras_enabled'] and t + eps >= nxt['cam']
                 if camera_due:
                     nxt['cam'] = max(nxt['cam'] + cam_dt, t + cam_dt / 2)
+                if ov_dt is not None and t + eps >= nxt['ov']:
+                    nxt['ov'] = max(nxt['ov'] + ov_dt, t + ov_dt / 2)
+                    self._overview_due = camera_due = True
             if camera_due:
                 # The render thread captures the scene as it is now, then draws while physics
                 # goes on. In max_speed mode physics waits for each frame, so that frames keep
@@ -348,15 +404,26 @@ class MujocoSimNode(Node):
     def _render_loop(self) -> None:
         """Render thread: owns the GL context; draws a frame each time one is due."""
         p = self.params
-        camera = None
+        camera = overview = None
         try:
             camera = self.backend.camera_renderer(CAMERA, p['camera_width'], p['camera_height'])
+            if p['overview_rate'] > 0:
+                overview = self.backend.camera_renderer(OVERVIEW, *OVERVIEW_SIZE)
             while self._running.is_set():
                 if not self._frame_due.wait(timeout=0.2):
                     continue
                 self._frame_due.clear()
                 if not self._running.is_set():
                     break
+                if overview is not None and self._overview_due:
+                    self._overview_due = False
+                    with self._lock:
+                        overview.capture()
+                    ov = overview.render(depth=False)
+                    self.pub_overview.publish(conv.rgb_image_msg(ov.rgb, conv.time_msg(ov.time)))
+                if not p['cameras_enabled']:
+                    self._render_idle.set()
+                    continue
                 t0 = time.perf_counter()
                 with self._lock:
                     camera.capture()
@@ -380,8 +447,9 @@ class MujocoSimNode(Node):
             raise
         finally:
             self._render_idle.set()
-            if camera is not None:
-                camera.close()
+            for renderer in (camera, overview):
+                if renderer is not None:
+                    renderer.close()
 
     def _publish_diagnostics(self, now: float) -> None:
         s = self._stats

@@ -1,0 +1,200 @@
+"""A client-side node that watches a running stack for the demo, benchmarks and system
+tests: latest head-camera frame, overview frames, simulator ground truth, world state,
+odometry, and an ExecuteTask client (with the approval service and sim fault injection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+import math
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import rclpy
+from rclpy.action import ActionClient
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+Vec3 = tuple[float, float, float]
+
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+CAMERA_QOS = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+
+
+def image_to_array(msg: Any) -> np.ndarray:
+    return np.frombuffer(bytes(msg.data), dtype=np.uint8).reshape(msg.height, msg.width, 3)
+
+
+class Observer:
+    """Owns a node spinning in a background thread; all getters are thread-safe snapshots."""
+
+    def __init__(self, name: str = 'humanoid_observer', keep_overview: bool = False) -> None:
+        from nav_msgs.msg import Odometry
+        from sensor_msgs.msg import Image
+        from std_srvs.srv import Trigger
+
+        from humanoid_interfaces.action import ExecuteTask
+        from humanoid_interfaces.msg import ObjectArray, WorldState
+        from humanoid_interfaces.srv import ApproveTask, ResetSim
+
+        self.ExecuteTask = ExecuteTask
+        if not rclpy.ok():
+            rclpy.init()
+        self.node: Node = rclpy.create_node(name)
+        self._lock = threading.Lock()
+        self.head: np.ndarray | None = None
+        self.overview: list[tuple[float, np.ndarray]] = []
+        self.keep_overview = keep_overview
+        self.truth: dict[str, tuple[Vec3, float]] = {}
+        self.truth_stamp = 0.0
+        self.world: Any = None
+        self.odom: tuple[float, float, float, float] | None = None  # x, y, yaw, z
+        n = self.node
+        n.create_subscription(Image, 'camera/color/image_raw', self._on_head, CAMERA_QOS)
+        n.create_subscription(Image, 'sim/overview/image_raw', self._on_overview, CAMERA_QOS)
+        n.create_subscription(ObjectArray, 'sim/object_poses', self._on_truth, LATCHED)
+        n.create_subscription(WorldState, 'world_state', self._on_world, LATCHED)
+        n.create_subscription(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
+        self.task_client = ActionClient(n, ExecuteTask, 'execute_task')
+        self.approve_client = n.create_client(ApproveTask, 'approve_task')
+        self.reset_client = n.create_client(ResetSim, 'sim/reset')
+        self.fail_grasp_client = n.create_client(Trigger, 'sim/fail_next_grasp')
+        self._executor = SingleThreadedExecutor()
+        self._executor.add_node(n)
+        self._thread = threading.Thread(target=self._executor.spin, daemon=True)
+        self._thread.start()
+
+    # -- subscriptions -------------------------------------------------------------------
+    def _on_head(self, msg: Any) -> None:
+        with self._lock:
+            self.head = image_to_array(msg)
+
+    def _on_overview(self, msg: Any) -> None:
+        if not self.keep_overview:
+            return
+        t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        with self._lock:
+            self.overview.append((t, image_to_array(msg)))
+
+    def _on_truth(self, msg: Any) -> None:
+        truth = {}
+        for o in msg.objects:
+            q = o.pose.orientation
+            yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+            truth[o.id] = ((o.pose.position.x, o.pose.position.y, o.pose.position.z), yaw)
+        with self._lock:
+            self.truth = truth
+            self.truth_stamp = time.monotonic()
+
+    def _on_world(self, msg: Any) -> None:
+        with self._lock:
+            self.world = msg
+
+    def _on_odom(self, msg: Any) -> None:
+        p, q = msg.pose.pose.position, msg.pose.pose.orientation
+        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+        with self._lock:
+            self.odom = (p.x, p.y, yaw, p.z)
+
+    # -- snapshots -----------------------------------------------------------------------
+    def head_frame(self) -> np.ndarray | None:
+        with self._lock:
+            return None if self.head is None else self.head.copy()
+
+    def ground_truth(self) -> dict[str, tuple[Vec3, float]]:
+        with self._lock:
+            return dict(self.truth)
+
+    def world_objects(self) -> int:
+        with self._lock:
+            return 0 if self.world is None else len(self.world.objects)
+
+    def robot(self) -> tuple[float, float, float, float] | None:
+        with self._lock:
+            return self.odom
+
+    # -- calls -----------------------------------------------------------------------------
+    def _call(self, client: Any, request: Any, timeout: float) -> Any:
+        if not client.wait_for_service(timeout_sec=timeout):
+            return None
+        future = client.call_async(request)
+        end = time.monotonic() + timeout
+        while not future.done() and time.monotonic() < end:
+            time.sleep(0.01)
+        return future.result() if future.done() else None
+
+    def reset_sim(self, seed: int, timeout: float = 30.0) -> bool:
+        from humanoid_interfaces.srv import ResetSim
+
+        res = self._call(self.reset_client, ResetSim.Request(seed=seed), timeout)
+        return bool(res and res.success)
+
+    def fail_next_grasp(self, timeout: float = 10.0) -> bool:
+        from std_srvs.srv import Trigger
+
+        res = self._call(self.fail_grasp_client, Trigger.Request(), timeout)
+        return bool(res and res.success)
+
+    def run_task(
+        self,
+        instruction: str,
+        on_feedback: Callable[[Any], None] | None = None,
+        timeout: float = 600.0,
+        dry_run: bool = False,
+        approve_as: str | None = None,
+    ) -> Any:
+        """Send an ExecuteTask goal and wait for its result (None on timeout / rejection).
+
+        ``approve_as``: approve the plan under this name when the planner asks."""
+        ET = self.ExecuteTask
+        if not self.task_client.wait_for_server(timeout_sec=30.0):
+            return None
+        goal = ET.Goal(instruction=instruction, dry_run=dry_run)
+        goal.require_approval = approve_as is not None
+        approved = threading.Event()
+
+        def feedback(msg: Any) -> None:
+            fb = msg.feedback
+            if on_feedback is not None:
+                on_feedback(fb)
+            if (
+                approve_as is not None
+                and fb.state == ET.Feedback.STATE_AWAITING_APPROVAL
+                and not approved.is_set()
+            ):
+                from humanoid_interfaces.srv import ApproveTask
+
+                approved.set()
+                self.approve_client.call_async(
+                    ApproveTask.Request(approve=True, approver=approve_as)
+                )
+
+        send = self.task_client.send_goal_async(goal, feedback_callback=feedback)
+        end = time.monotonic() + timeout
+        while not send.done() and time.monotonic() < end:
+            time.sleep(0.02)
+        handle = send.result() if send.done() else None
+        if handle is None or not handle.accepted:
+            return None
+        result = handle.get_result_async()
+        while not result.done() and time.monotonic() < end:
+            time.sleep(0.05)
+        if not result.done():
+            handle.cancel_goal_async()
+            return None
+        return result.result().result
+
+    def close(self) -> None:
+        self._executor.shutdown()
+        self.node.destroy_node()
+        self._thread.join(timeout=2.0)

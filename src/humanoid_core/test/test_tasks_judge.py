@@ -1,0 +1,75 @@
+"""Judging tasks on ground truth: goals from suites or plans, relations from poses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from humanoid_core.planning.skills import SkillRegistry
+from humanoid_core.planning.suite import Predicate
+from humanoid_core.planning.types import Plan, PlanStep
+from humanoid_core.tasks.judge import (
+    find_task,
+    goals_from_plan,
+    ground_truth_world,
+    judge,
+    moved_objects,
+)
+from humanoid_core.world.scene import initial_world
+
+SUITES = Path(__file__).resolve().parents[3] / 'config' / 'suites'
+
+
+def poses_of(world):
+    return {oid: (o.position, o.yaw) for oid, o in world.objects.items()}
+
+
+def test_cube_moved_into_tray_satisfies_in():
+    world = initial_world('lab')
+    tray = world.obj('tray')
+    poses = poses_of(world)
+    poses['red_cube'] = ((tray.position[0], tray.position[1], tray.bottom_z + 0.03), 0.3)
+    gt = ground_truth_world(world, poses)
+    goal = [Predicate('in', ('red_cube', 'tray'))]
+    verdict = judge(goal, gt)
+    assert verdict.ok and verdict.gcr == 1.0
+    # Still on the bench in the initial layout: the goal does not hold.
+    assert not judge(goal, ground_truth_world(world, poses_of(world))).ok
+
+
+def test_cube_on_the_floor_is_on_nothing():
+    world = initial_world('lab')
+    poses = poses_of(world)
+    poses['blue_cube'] = ((0.2, 0.5, 0.025), 0.0)
+    gt = ground_truth_world(world, poses)
+    assert not gt.related('blue_cube', 'on')
+    assert not judge([Predicate('on', ('blue_cube', 'bench'))], gt).ok
+
+
+def test_goals_from_plan_are_the_created_relations():
+    world = initial_world('lab')
+    registry = SkillRegistry.from_yaml()
+    plan = Plan(
+        (
+            PlanStep('pick', {'object': 'red_cube'}),
+            PlanStep('place_in', {'object': 'red_cube', 'container': 'tray'}),
+        )
+    )
+    goals = goals_from_plan(plan, world, registry)
+    assert [str(g) for g in goals] == ['in(red_cube, tray)']
+
+
+def test_find_task_in_suites_ignores_case_and_spacing():
+    task = find_task('Put  the red cube in the TRAY', sorted(SUITES.glob('*.yaml')))
+    assert task is not None
+    assert [str(g) for g in task.goal] == ['in(red_cube, tray)']
+    assert find_task('dance a jig', sorted(SUITES.glob('*.yaml'))) is None
+
+
+def test_moved_objects():
+    world = initial_world('lab')
+    before = poses_of(world)
+    after = dict(before)
+    p = before['green_cube'][0]
+    after['green_cube'] = ((p[0] + 0.05, p[1], p[2]), 0.0)
+    assert moved_objects(before, after) == ['green_cube']
+    assert moved_objects(before, before) == []
