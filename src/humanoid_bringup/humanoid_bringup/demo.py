@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         scene_world = initial_world('lab')
         truth_after = observer.ground_truth()
         goals, source = _goals(args.task, result, scene_world)
-        verdict = judge(goals, ground_truth_world(scene_world, truth_after))
+        robot = observer.robot()
+        gt_world = ground_truth_world(scene_world, truth_after, robot[:3] if robot else None)
+        verdict = judge(goals, gt_world)
         report['goal_source'] = source
         report['goals_met'] = list(verdict.met)
         report['goals_failed'] = list(verdict.failed)
@@ -186,7 +188,3 @@ def main(argv: list[str] | None = None) -> int:
             f'artifacts: {out} ({"success" if rc == 0 else "FAILED"}; '
             f'result {report.get("result", {}).get("error_code", "none")})'
         )
-        import rclpy
-
-        if rclpy.ok():
-            rclpy.shutdown()

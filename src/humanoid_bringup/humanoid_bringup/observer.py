@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 import math
+import os
 import threading
 import time
 from typing import Any
@@ -38,8 +39,14 @@ def image_to_array(msg: Any) -> np.ndarray:
 class Observer:
     """Owns a node spinning in a background thread; all getters are thread-safe snapshots."""
 
-    def __init__(self, name: str = 'humanoid_observer', keep_overview: bool = False) -> None:
+    def __init__(
+        self,
+        name: str = 'humanoid_observer',
+        keep_overview: bool = False,
+        domain_id: int | None = None,
+    ) -> None:
         from nav_msgs.msg import Odometry
+        from rosgraph_msgs.msg import Clock
         from sensor_msgs.msg import Image
         from std_srvs.srv import Trigger
 
@@ -48,9 +55,15 @@ class Observer:
         from humanoid_interfaces.srv import ApproveTask, ResetSim
 
         self.ExecuteTask = ExecuteTask
-        if not rclpy.ok():
-            rclpy.init()
-        self.node: Node = rclpy.create_node(name)
+        # A private context: one process can watch several stacks one after the other, each
+        # on its own ROS domain (ROS_DOMAIN_ID by default).
+        self.context = rclpy.Context()
+        if domain_id is None:
+            env = os.environ.get('ROS_DOMAIN_ID', '0')
+            domain_id = int(env) if env.isdigit() else 0
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node: Node = rclpy.create_node(name, context=self.context)
+        self._sim_time = 0.0
         self._lock = threading.Lock()
         self.head: np.ndarray | None = None
         self.overview: list[tuple[float, np.ndarray]] = []
@@ -65,11 +78,12 @@ class Observer:
         n.create_subscription(ObjectArray, 'sim/object_poses', self._on_truth, LATCHED)
         n.create_subscription(WorldState, 'world_state', self._on_world, LATCHED)
         n.create_subscription(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
+        n.create_subscription(Clock, 'clock', self._on_clock, qos_profile_sensor_data)
         self.task_client = ActionClient(n, ExecuteTask, 'execute_task')
         self.approve_client = n.create_client(ApproveTask, 'approve_task')
         self.reset_client = n.create_client(ResetSim, 'sim/reset')
         self.fail_grasp_client = n.create_client(Trigger, 'sim/fail_next_grasp')
-        self._executor = SingleThreadedExecutor()
+        self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(n)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
         self._thread.start()
@@ -96,6 +110,9 @@ class Observer:
             self.truth = truth
             self.truth_stamp = time.monotonic()
 
+    def _on_clock(self, msg: Any) -> None:
+        self._sim_time = msg.clock.sec + msg.clock.nanosec * 1e-9
+
     def _on_world(self, msg: Any) -> None:
         with self._lock:
             self.world = msg
@@ -114,6 +131,9 @@ class Observer:
     def ground_truth(self) -> dict[str, tuple[Vec3, float]]:
         with self._lock:
             return dict(self.truth)
+
+    def sim_time(self) -> float:
+        return self._sim_time
 
     def world_objects(self) -> int:
         with self._lock:
@@ -197,4 +217,5 @@ class Observer:
     def close(self) -> None:
         self._executor.shutdown()
         self.node.destroy_node()
+        self.context.try_shutdown()
         self._thread.join(timeout=2.0)

@@ -1,0 +1,255 @@
+"""`humanoid bench tasks --suite FILE [--planner NAME] [--json OUT] [--seed N] [--max-speed]`:
+every task of a suite end to end through the real multi-process stack, judged on simulator
+ground truth.
+
+Each task gets a fresh headless simulation: the whole stack (simulator, safety supervisor,
+controller, perception, world model, planner) is launched from launch/humanoid.launch.xml
+for that task and stopped after it, on its own ROS domain. The task is sent as an
+ExecuteTask goal; the result code, the executed plan and the final ground-truth object poses
+give the metrics:
+
+* SR: a task expecting success succeeds when the planner returns SUCCESS and every goal
+  predicate holds on ground truth; a task with ``expect: <code>`` succeeds when that code is
+  returned and nothing moved (no object moved more than 1 cm, the robot base less than 5 cm).
+* Exec: executed steps / steps of the last plan the planner ran (1.0 when nothing failed);
+  tasks that end before any plan (refusals) have no Exec and are left out of its mean.
+* GCR: fraction of goal predicates satisfied on ground truth (expect tasks: 1 or 0).
+
+Prints a table with a progress bar, writes JSON (`overall`: SR, Exec, GCR,
+planner_latency_ms_median, mean times; `tasks`: one entry per task id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+import statistics
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog='humanoid bench tasks', description=__doc__.split('\n')[0])
+    p.add_argument('--suite', type=Path, default=ROOT / 'config' / 'suites' / 'lab.yaml')
+    p.add_argument('--planner', default='embedded')
+    p.add_argument('--json', type=Path, default=None, help='write the results here')
+    p.add_argument('--seed', type=int, default=-1, help='layout seed (-1: nominal layout)')
+    p.add_argument('--max-speed', action='store_true', help='simulate faster than real time')
+    p.add_argument('--tasks', default='', help='comma-separated task ids to run (default: all)')
+    p.add_argument('--limit', type=int, default=0, help='run at most N tasks')
+    p.add_argument('--task-timeout', type=float, default=300.0, help='seconds per task')
+    p.add_argument('--startup-timeout', type=float, default=120.0)
+    p.add_argument('--logs', type=Path, default=ROOT / 'results' / 'bench_tasks', help='logs')
+    return p
+
+
+def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> dict[str, Any]:
+    from humanoid_bringup.observer import Observer
+    from humanoid_bringup.stack import Stack, wait_until
+    from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
+    from humanoid_core.world.scene import initial_world
+    from humanoid_planning.conversions import plan_from_msg
+
+    env = dict(os.environ)
+    env['ROS_DOMAIN_ID'] = str(20 + (os.getpid() + index) % 80)
+    seed = args.seed if args.seed < 0 else args.seed + index
+    stack = Stack(
+        {
+            'sim': 'mujoco',
+            'headless': 'true',
+            'planner': args.planner,
+            'seed': str(seed),
+            'max_speed': 'true' if args.max_speed else 'false',
+        },
+        args.logs / f'{task.id}.log',
+        env=env,
+    )
+    entry: dict[str, Any] = {
+        'id': task.id,
+        'instruction': task.instruction,
+        'expect': task.expect.name.lower(),
+        'seed': seed,
+    }
+    observer = None
+    t0 = time.monotonic()
+    last_plan_len = [0]
+    try:
+        stack.start()
+        observer = Observer(f'bench_tasks_{index}', domain_id=int(env['ROS_DOMAIN_ID']))
+        ready = wait_until(
+            lambda: (
+                observer.world_objects() > 0
+                and bool(observer.ground_truth())
+                and observer.robot() is not None
+                and observer.task_client.server_is_ready()
+            ),
+            timeout=args.startup_timeout,
+            alive=stack.alive,
+        )
+        if not ready:
+            entry.update(code='startup_failed', success=False, exec=None, gcr=0.0)
+            entry['message'] = 'stack did not start: ' + stack.log_tail(5)
+            return entry
+        time.sleep(2.0)  # first perception frames
+        truth0, robot0 = observer.ground_truth(), observer.robot()
+        sim0 = observer.sim_time()
+
+        def on_feedback(fb: Any) -> None:
+            if len(fb.plan.steps):
+                last_plan_len[0] = len(fb.plan.steps)
+
+        result = observer.run_task(task.instruction, on_feedback, timeout=args.task_timeout)
+        time.sleep(1.0)  # let objects settle
+        truth1, robot1 = observer.ground_truth(), observer.robot()
+        entry['sim_s'] = round(observer.sim_time() - sim0, 2)
+        if result is None:
+            entry.update(code='timeout', success=False, exec=None, gcr=0.0, message='no result')
+            return entry
+        from humanoid_bringup.task_view import error_name
+
+        code = error_name(result.error_code).lower()
+        done = len(result.executed_plan.steps)
+        planned = max(last_plan_len[0], done)
+        exec_frac = (done / planned if planned else None) if code != 'success' else 1.0
+        if code != 'success' and planned == 0:
+            exec_frac = None
+        world = ground_truth_world(
+            initial_world(task_scene(args)), truth1, robot1[:3] if robot1 else None
+        )
+        moved = moved_objects(truth0, truth1)
+        base_moved = math.dist(robot0[:2], robot1[:2]) if robot0 and robot1 else 0.0
+        if task.expect.name == 'SUCCESS':
+            verdict = judge(list(task.goal), world)
+            success = code == 'success' and verdict.ok
+            gcr = verdict.gcr
+            failed = list(verdict.failed)
+        else:
+            success = code == task.expect.name.lower() and not moved and base_moved < 0.05
+            gcr = float(success)
+            failed = [] if success else [f'moved: {moved}' if moved else f'code {code}']
+        entry.update(
+            code=code,
+            success=success,
+            exec=exec_frac,
+            gcr=gcr,
+            failed_goals=failed,
+            steps=[s.text for s in plan_from_msg(result.executed_plan).steps],
+            planner_latency_ms=round(1000.0 * result.planning_time, 2),
+            message=result.message,
+        )
+        return entry
+    finally:
+        entry['wall_s'] = round(time.monotonic() - t0, 2)
+        if observer is not None:
+            observer.close()
+        stack.stop()
+
+
+def task_scene(args: argparse.Namespace) -> str:
+    from humanoid_core.planning.suite import load_suite
+
+    return load_suite(args.suite).scene
+
+
+def summarize(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    n = len(entries)
+    execs = [e['exec'] for e in entries if e.get('exec') is not None]
+    lat = [e['planner_latency_ms'] for e in entries if 'planner_latency_ms' in e]
+    return {
+        'SR': sum(bool(e['success']) for e in entries) / n if n else 0.0,
+        'Exec': sum(execs) / len(execs) if execs else 0.0,
+        'GCR': sum(e.get('gcr', 0.0) for e in entries) / n if n else 0.0,
+        'planner_latency_ms_median': statistics.median(lat) if lat else 0.0,
+        'wall_s_mean': statistics.mean(e['wall_s'] for e in entries) if entries else 0.0,
+        'sim_s_mean': statistics.mean(e.get('sim_s', 0.0) for e in entries) if entries else 0.0,
+        'tasks': n,
+        'succeeded': sum(bool(e['success']) for e in entries),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from humanoid_core.planning.skills import SkillRegistry
+    from humanoid_core.planning.suite import load_suite
+
+    console = Console()
+    suite = load_suite(args.suite)
+    tasks = list(suite.tasks)
+    if args.tasks:
+        wanted = {t.strip() for t in args.tasks.split(',') if t.strip()}
+        unknown = wanted - {t.id for t in tasks}
+        if unknown:
+            console.print(f'[red]unknown task id(s): {", ".join(sorted(unknown))}[/red]')
+            return 2
+        tasks = [t for t in tasks if t.id in wanted]
+    if args.limit > 0:
+        tasks = tasks[: args.limit]
+    registry = SkillRegistry.from_yaml()
+    entries: list[dict[str, Any]] = []
+    progress = Progress(
+        TextColumn('[bold]tasks'),
+        BarColumn(),
+        TextColumn('{task.completed}/{task.total}'),
+        TimeElapsedColumn(),
+        TextColumn('{task.fields[current]}'),
+        console=console,
+    )
+    with progress:
+        bar = progress.add_task('tasks', total=len(tasks), current='')
+        for i, task in enumerate(tasks):
+            progress.update(bar, current=f'{task.id}: {task.instruction[:50]}')
+            entry = run_one(task, args, i, registry)
+            entries.append(entry)
+            mark = '[green]ok[/green]' if entry['success'] else '[red]FAIL[/red]'
+            progress.console.print(
+                f'{mark} {task.id}: {entry.get("code")} ({entry["wall_s"]:.0f} s) '
+                + (f'- {entry.get("failed_goals")}' if not entry['success'] else '')
+            )
+            progress.advance(bar)
+    overall = summarize(entries)
+    table = Table(title=f'bench tasks: {args.suite.name} ({args.planner})')
+    for col in ('task', 'expect', 'result', 'ok', 'Exec', 'GCR', 'wall s', 'sim s'):
+        table.add_column(col)
+    for e in entries:
+        table.add_row(
+            e['id'],
+            e['expect'],
+            str(e.get('code')),
+            'yes' if e['success'] else 'no',
+            '-' if e.get('exec') is None else f'{e["exec"]:.2f}',
+            f'{e.get("gcr", 0.0):.2f}',
+            f'{e["wall_s"]:.0f}',
+            f'{e.get("sim_s", 0.0):.0f}',
+        )
+    console.print(table)
+    console.print(
+        f'SR {overall["SR"]:.3f}  Exec {overall["Exec"]:.3f}  GCR {overall["GCR"]:.3f}  '
+        f'mean wall {overall["wall_s_mean"]:.1f} s/task  ({overall["succeeded"]}/{len(entries)})'
+    )
+    out = {
+        'suite': str(args.suite),
+        'planner': args.planner,
+        'seed': args.seed,
+        'max_speed': args.max_speed,
+        'overall': overall,
+        'tasks': entries,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2))
+        console.print(f'wrote {args.json}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
