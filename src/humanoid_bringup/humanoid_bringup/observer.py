@@ -79,10 +79,10 @@ class Observer:
         n.create_subscription(WorldState, 'world_state', self._on_world, LATCHED)
         n.create_subscription(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
         n.create_subscription(Clock, 'clock', self._on_clock, qos_profile_sensor_data)
-        self.task_client = ActionClient(n, ExecuteTask, 'execute_task')
-        self.approve_client = n.create_client(ApproveTask, 'approve_task')
-        self.reset_client = n.create_client(ResetSim, 'sim/reset')
-        self.fail_grasp_client = n.create_client(Trigger, 'sim/fail_next_grasp')
+        self.task_client: Any = ActionClient(n, ExecuteTask, 'execute_task')
+        self.approve_client: Any = n.create_client(ApproveTask, 'approve_task')
+        self.reset_client: Any = n.create_client(ResetSim, 'sim/reset')
+        self.fail_grasp_client: Any = n.create_client(Trigger, 'sim/fail_next_grasp')
         self._executor = SingleThreadedExecutor(context=self.context)
         self._executor.add_node(n)
         self._thread = threading.Thread(target=self._executor.spin, daemon=True)
@@ -212,7 +212,8 @@ class Observer:
         if not result.done():
             handle.cancel_goal_async()
             return None
-        return result.result().result
+        response: Any = result.result()
+        return response.result
 
     def close(self) -> None:
         self._executor.shutdown()

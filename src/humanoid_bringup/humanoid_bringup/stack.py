@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TextIO
 
 
 def workspace_root() -> Path:
@@ -61,7 +62,7 @@ class Stack:
         self.env.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
         self.env['PYTHONUNBUFFERED'] = '1'
         self.proc: subprocess.Popen | None = None
-        self._log = None
+        self._log: TextIO | None = None
 
     def command(self) -> list[str]:
         args = [f'{k}:={v}' for k, v in self.launch_args.items()]

@@ -56,7 +56,8 @@ def ground_truth_world(
     for oid, obj in scene_world.objects.items():
         if oid in poses:
             position, yaw = poses[oid]
-            obj = replace(obj, position=tuple(position), yaw=yaw)
+            x, y, z = position
+            obj = replace(obj, position=(float(x), float(y), float(z)), yaw=yaw)
         objects[oid] = obj
     world = scene_world.replace(
         objects=objects,
