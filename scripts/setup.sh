@@ -21,7 +21,7 @@ trap 'rc=$?; if [ $rc -ne 0 ]; then printf "\033[31m[setup] FAILED in step: %s (
 
 # ---------------------------------------------------------------------------------------------
 step "apt packages"
-APT_PKGS=(cmake g++ make git libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libglfw3 libusb-1.0-0 libgomp1)
+APT_PKGS=(cmake g++ make git libegl1 libegl-mesa0 libgl1-mesa-dri libosmesa6 libglfw3 libusb-1.0-0 libgomp1 chromium)
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -58,9 +58,10 @@ if [ "$(cat "$STAMPS/requirements" 2>/dev/null)" != "$REQ_HASH" ]; then
   # torch is pinned in the same command so nothing pulls a CUDA build.
   "$VENV/bin/python" -m pip install -q --progress-bar off -r requirements/all.txt 2>&1 \
     | grep -v '^WARNING: Location' || true
-  "$VENV/bin/python" -m pip check >/dev/null 2>&1 || "$VENV/bin/python" -m pip check | head -20
+  "$VENV/bin/python" -m pip install -q --progress-bar off --no-deps -r requirements/nodeps.txt \
+    2>&1 | grep -v '^WARNING: Location' || true
   # pip's exit status is hidden by the grep above: verify the key imports instead.
-  "$VENV/bin/python" -c 'import rclpy, mujoco, xacro, yaml, rich, pydantic, pytest' \
+  "$VENV/bin/python" -c 'import rclpy, mujoco, xacro, yaml, rich, pydantic, pytest, xgrammar, openai' \
     || { echo "  dependency install failed (see pip output above)" >&2; exit 1; }
   echo "$REQ_HASH" > "$STAMPS/requirements"
 else

@@ -2,6 +2,8 @@
 
     humanoid bench plan --suite config/suites/lab.yaml [--planner embedded] [--json OUT]
                         [--seed N] [--attempts K]
+    humanoid bench plan --suite ... --planner transformers --model-path DIR [--max-new-tokens N]
+    humanoid bench plan --suite ... --planner openai --base-url URL [--model M] [--timeout S]
 
 Every task is planned against the scene's initial world state, validated (with repair
 attempts for model backends), executed symbolically and scored (SR / Exec / GCR, see
@@ -43,7 +45,54 @@ def build_parser() -> argparse.ArgumentParser:
         '--attempts', type=int, default=None, help='max validate/repair attempts per task'
     )
     p.add_argument('--quiet', action='store_true', help='no progress bar or table')
+    m = p.add_argument_group('model backends')
+    m.add_argument('--model-path', help='transformers: local causal-LM folder')
+    m.add_argument('--max-new-tokens', type=int, help='transformers: token budget of one answer')
+    m.add_argument('--device', default='cpu', help='transformers: torch device (default cpu)')
+    m.add_argument(
+        '--base-url',
+        help='openai: server URL, e.g. http://127.0.0.1:8000/v1 (env OPENAI_BASE_URL)',
+    )
+    m.add_argument('--model', default='', help='openai: model name (default: the first listed)')
+    m.add_argument(
+        '--api-key-env',
+        default='OPENAI_API_KEY',
+        help='openai: environment variable holding the key (default OPENAI_API_KEY)',
+    )
+    m.add_argument(
+        '--timeout', type=float, default=30.0, help='openai: seconds per request (default 30)'
+    )
     return p
+
+
+def backend_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Constructor arguments of the chosen backend from the command line."""
+    if args.planner == 'embedded':
+        return {}
+    if args.planner == 'transformers':
+        if not args.model_path:
+            raise ValueError(
+                '--planner transformers needs --model-path DIR (a local model folder)'
+            )
+        kwargs: dict[str, Any] = {
+            'model_path': args.model_path,
+            'seed': args.seed,
+            'device': args.device,
+        }
+        if args.max_new_tokens is not None:
+            kwargs['max_new_tokens'] = args.max_new_tokens
+        return kwargs
+    if args.planner == 'openai':
+        import os
+
+        return {
+            'base_url': args.base_url or '',
+            'model': args.model,
+            'api_key': os.environ.get(args.api_key_env, '') or None,
+            'timeout': args.timeout,
+            'seed': args.seed,
+        }
+    return {'seed': args.seed}
 
 
 def _table(results: list[TaskResult], overall: dict[str, Any]) -> Any:
@@ -91,10 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     random.seed(args.seed)
     try:
-        kwargs: dict[str, Any] = {}
-        if args.planner not in ('embedded',):
-            kwargs['seed'] = args.seed
-        backend = make_backend(args.planner, **kwargs)
+        backend = make_backend(args.planner, **backend_kwargs(args))
     except (ValueError, TypeError) as exc:
         err.print(f'[red]error:[/] {exc}')
         return 2
@@ -127,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         'suite': str(args.suite),
         'scene': suite.scene,
         'planner': args.planner,
+        'planner_options': {
+            k: v for k, v in backend_kwargs(args).items() if k not in ('api_key', 'seed')
+        },
         'seed': args.seed,
         'overall': overall,
         'tasks': [r.to_dict() for r in results],
@@ -136,8 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(data, indent=2) + '\n', encoding='utf-8')
     print(
-        f'SR {overall["SR"]:.3f}  Exec {overall["Exec"]:.3f}  GCR {overall["GCR"]:.3f}  '
-        f'latency median {overall["planner_latency_ms_median"]:.2f} ms  '
+        f'[{args.planner}] SR {overall["SR"]:.3f}  Exec {overall["Exec"]:.3f}  '
+        f'GCR {overall["GCR"]:.3f}  latency median {overall["planner_latency_ms_median"]:.2f} ms '
+        f'p95 {overall["planner_latency_ms_p95"]:.2f} ms  '
         f'({overall["succeeded"]}/{overall["tasks"]} tasks)'
     )
     return 0
