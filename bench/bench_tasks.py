@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--task-timeout', type=float, default=300.0, help='seconds per task')
     p.add_argument('--startup-timeout', type=float, default=120.0)
     p.add_argument('--logs', type=Path, default=ROOT / 'results' / 'bench_tasks', help='logs')
+    p.add_argument(
+        '--record', action='store_true', help='keep an MCAP recording per task (in --logs)'
+    )
     return p
 
 
@@ -81,6 +84,7 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
         'seed': seed,
     }
     observer = None
+    recorder = None
     t0 = time.monotonic()
     last_plan_len = [0]
     try:
@@ -100,6 +104,10 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
             entry.update(code='startup_failed', success=False, exec=None, gcr=0.0)
             entry['message'] = 'stack did not start: ' + stack.log_tail(5)
             return entry
+        if args.record:
+            from humanoid_bringup.record import start_recording
+
+            recorder = start_recording(args.logs / f'{task.id}.mcap', env=env)
         time.sleep(2.0)  # first perception frames
         truth0, robot0 = observer.ground_truth(), observer.robot()
         sim0 = observer.sim_time()
@@ -150,6 +158,11 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
         return entry
     finally:
         entry['wall_s'] = round(time.monotonic() - t0, 2)
+        if recorder is not None:
+            from humanoid_bringup.record import stop_recording
+
+            stop_recording(recorder)
+            entry['recording'] = str(args.logs / f'{task.id}.mcap')
         if observer is not None:
             observer.close()
         stack.stop()

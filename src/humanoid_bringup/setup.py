@@ -37,6 +37,7 @@ setup(
     entry_points={
         'console_scripts': [
             'humanoid = humanoid_bringup.cli:main',
+            'recorder = humanoid_bringup.record:recorder_main',
             'demo_talker = humanoid_bringup.demo_nodes:talker_main',
             'demo_listener = humanoid_bringup.demo_nodes:listener_main',
         ],

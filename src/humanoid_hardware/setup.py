@@ -23,6 +23,7 @@ setup(
     entry_points={
         'console_scripts': [
             'mujoco_sim = humanoid_hardware.mujoco_sim_node:main',
+            'hardware = humanoid_hardware.hardware_node:main',
         ],
     },
 )

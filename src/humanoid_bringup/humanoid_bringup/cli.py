@@ -35,6 +35,7 @@ OPTIONAL: dict[str, tuple[str, str, str]] = {
     'status': ('humanoid_bringup.status', 'main', 'show nodes, topic rates and health'),
     'console': ('humanoid_bringup.console', 'main', 'serve the web console on 127.0.0.1'),
     'record': ('humanoid_bringup.record', 'main', 'record the contract topics to MCAP'),
+    'foxglove': ('humanoid_bringup.foxglove_bridge', 'main', 'serve live data to Foxglove Studio'),
 }
 
 

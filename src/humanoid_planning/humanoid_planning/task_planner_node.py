@@ -18,6 +18,7 @@ from humanoid_core.world.types import WorldSnapshot
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -162,7 +163,13 @@ class TaskPlannerNode(Node):
             callback_group=reentrant,
         )
         self.diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
-        self.create_timer(self.p['diagnostics_period'], self._publish_diagnostics)
+        # Heartbeat on the steady clock: with use_sim_time a sim-time timer would slow down
+        # with the simulator and the safety supervisor (steady clock) would declare us dead.
+        self.create_timer(
+            self.p['diagnostics_period'],
+            self._publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
         self.get_logger().info(
             f'task_planner ready: backend={self.p["backend"]}, '
             f'require_approval={self.p["require_approval"]}'
