@@ -4,9 +4,14 @@ Handles colours, synonyms (vocabulary from config/skills.yaml), relations ("the 
 the vial", "the one in the tray", "left of the blue cube", "closest to the tray"), quantifiers
 and plurals ("all the cubes", "both", "every block", "the other cubes"), ordinals ("the
 first cube", "the second from the right", "the last one", "leftmost"), coordination ("the red
-and blue cubes") and anaphora ("it", "them", "the blue one"). Ambiguity and unknown objects
-raise :class:`PlanningError` with codes AMBIGUOUS / UNKNOWN_OBJECT and a message naming the
-candidates; nothing is guessed silently.
+and blue cubes") and anaphora ("it", "them", "the blue one"). Discourse context
+(:class:`Context`) carries what earlier clauses mentioned: "both" / "these two" / "them both"
+are the objects just mentioned (a run of coordinated clauses counts as one mention), "there"
+and "the table there" are the place just mentioned, "put both on it" puts them on the place
+just mentioned, a bare "the cube" after one cube was mentioned is that cube, "two of the
+cubes" is any two (the note says which), and objects the operator said not to touch are left
+out of quantifiers. Ambiguity and unknown objects raise :class:`PlanningError` with codes
+AMBIGUOUS / UNKNOWN_OBJECT and a message naming the candidates; nothing is guessed silently.
 
 Object labels come from the scene or from perception and are data: only short labels (up to
 three words) contribute nouns for matching, and no label text ever reaches the parser of
@@ -63,6 +68,12 @@ PRONOUNS = set(
     )
 )
 """Anaphora: the objects of the previous noun phrase ("it" after a group is the group)."""
+PLURAL_PRONOUNS = {p for p in PRONOUNS if not {'it', 'that', 'this', 'same'} & set(p)}
+BOTH = set(phrases('both; the two; both of these; both of those; the pair'))
+"""'Both' with no noun: the two objects mentioned just before."""
+DEST_PRONOUNS = set(phrases('it; that; this; that one; this one; there'))
+"""A destination pronoun ("put both on it") is the place or container mentioned last when
+the objects mentioned last are what is being moved."""
 RELATIONS = [
     (phrase, kind)
     for kind, text in (
@@ -125,6 +136,9 @@ class Vocabulary:
     out_of_scope: list[tuple[str, ...]]
     dest_nouns: dict[tuple[str, ...], str] = field(default_factory=dict)
     verbs: dict[tuple[str, ...], str] = field(default_factory=dict)
+    throw_like: set[str] = field(default_factory=set)
+    injection_verbs: list[tuple[str, ...]] = field(default_factory=list)
+    injection_targets: list[tuple[str, ...]] = field(default_factory=list)
 
     @classmethod
     def from_config(cls, data: dict[str, Any]) -> Vocabulary:
@@ -150,6 +164,9 @@ class Vocabulary:
             dest_nouns={
                 tuple(tokenize(str(k))): str(v) for k, v in (data.get('dest_nouns') or {}).items()
             },
+            throw_like={str(w) for w in data.get('throw_like_verbs') or []},
+            injection_verbs=phrases(data.get('injection_verbs')),
+            injection_targets=phrases(data.get('injection_targets')),
         )
 
     def color(self, word: str) -> str | None:
@@ -180,18 +197,39 @@ class Ref:
 
 @dataclass
 class Context:
-    """Discourse state for anaphora ('it', 'them', 'the blue one', 'the others')."""
+    """Discourse state for anaphora ('it', 'them', 'the blue one', 'the others', 'both',
+    'there', 'the table there', 'put both on it')."""
 
     last: list[str] = field(default_factory=list)
     last_cls: str | None = None
     mentioned: list[str] = field(default_factory=list)
+    place: str | None = None
+    """The place mentioned last (a destination or a walk target): 'there', 'on it'."""
+    dest: Ref | None = None
+    """The destination (place or container) mentioned last: 'put both in it'."""
+    forbidden: dict[str, str] = field(default_factory=dict)
+    """Objects the operator said not to touch ('don't touch the vial'), with the phrase."""
 
-    def remember(self, ref: Ref) -> None:
+    group: list[str] = field(default_factory=list)
+    """The objects of the last run of coordinated clauses ("pick up the red cube with the
+    left hand and the blue cube with the right hand, then carry them both ...")."""
+
+    def remember(self, ref: Ref, extend: bool = False) -> None:
         if ref.kind == 'object' and ref.ids:
+            base = self.group if extend else []
+            self.group = base + [i for i in ref.ids if i not in base]
             self.last = list(ref.ids)
             self.mentioned += [i for i in ref.ids if i not in self.mentioned]
             if ref.cls and ref.cls not in ('object', 'one'):
                 self.last_cls = ref.cls
+
+    def remember_dest(self, ref: Ref, world: WorldSnapshot) -> None:
+        """Note a destination or walk target: later 'there' / 'it' (as a destination)."""
+        if ref.kind == 'place' and ref.ids:
+            self.place, self.dest = ref.ids[0], ref
+        elif ref.kind == 'object' and len(ref.ids) == 1 and ref.ids[0] in world.objects:
+            self.dest = ref
+            self.place = world.object_place(ref.ids[0]) or self.place
 
 
 @dataclass
@@ -205,6 +243,7 @@ class _Pre:
     colors: set[str] = field(default_factory=set)
     cls: str | None = None
     exclude_mentioned: bool = False
+    partitive: bool = False  # "two of the cubes": any two
 
 
 def _fail(code: ErrorCode, msg: str) -> PlanningError:
@@ -255,6 +294,12 @@ class Grounder:
 
     def describe(self, ids: list[str]) -> str:
         return ', '.join(ids) if ids else '(none)'
+
+    def _dest_pronoun(self) -> Ref | None:
+        last = [i for i in self.ctx.last if i in self.world.objects]
+        if len(last) == 1 and self.world.objects[last[0]].is_container:
+            return Ref(last, 'object', 'it')  # "look at the tray and put the cube in it"
+        return self.ctx.dest
 
     # -- entry point -----------------------------------------------------------------------
     def resolve(self, tokens: list[str], role: str = 'object') -> Ref:
@@ -340,14 +385,32 @@ class Grounder:
 
     # -- a single noun phrase --------------------------------------------------------------
     def _resolve_simple(self, toks: list[str], role: str, text: str) -> Ref:
+        while len(toks) > 1 and toks[-1] in ('too', 'also', 'again', 'instead'):
+            toks = toks[:-1]  # "in there too"
+        there = toks[-1:] == ['there'] and len(toks) > 1  # "the table there"
+        if there:
+            toks = toks[:-1]
         key = tuple(toks)
-        if key in PRONOUNS:
-            if not self.ctx.last:
+        if role == 'dest' and key in DEST_PRONOUNS:
+            dest = self._dest_pronoun()
+            if dest is not None:
+                return dest
+        last = self.ctx.last
+        if (key in BOTH or key in PLURAL_PRONOUNS) and len(self.ctx.group) > len(last):
+            last = self.ctx.group
+        if key in BOTH and last and len(last) != 2:
+            raise _fail(
+                ErrorCode.AMBIGUOUS,
+                f'{text!r} needs two objects mentioned just before; the last mention was '
+                f'{self.describe(last)}',
+            )
+        if key in PRONOUNS or (key in BOTH and last):
+            if not last:
                 raise _fail(
                     ErrorCode.INVALID_INSTRUCTION, f'{text!r} does not refer to anything yet'
                 )
             # "it" after a group ("take everything ... and put it in the bin") is the group.
-            ids = [i for i in self.ctx.last if i in self.world.objects]
+            ids = [i for i in last if i in self.world.objects]
             return Ref(ids, 'object', text, self.ctx.last_cls)
         while toks[-2:] in (['for', 'me'], ['for', 'us']) and len(toks) > 2:
             toks = toks[:-2]  # "the tray for me"
@@ -360,6 +423,8 @@ class Grounder:
                 ErrorCode.INVALID_INSTRUCTION,
                 f'cannot use {negated[0]!r} in {text!r}: name the objects to act on',
             )
+        if key == ('there',) and role == 'dest' and self.ctx.dest is not None:
+            return self.ctx.dest  # the destination mentioned last ("put it in there too")
         if key in {('here',), ('there',)} and role == 'dest' and self.world.robot_place:
             return Ref([self.world.robot_place], 'place', text)
 
@@ -371,7 +436,7 @@ class Grounder:
         place = self._place_in(pre)
         noun = self._noun_in(pre)
         if place is not None and noun is None:
-            return self._resolve_place(place[0], text, pre)
+            return self._resolve_place(place[0], text, pre, there)
         at_place: str | None = None
         if place is not None and noun is not None and place[2] < noun[2]:
             # "the station bin": a place word before the noun restricts where the object is
@@ -421,6 +486,24 @@ class Grounder:
             )
         if ordinal is not None or superl is not None:
             cands = self._select(cands, ordinal, superl, text, count)
+        if quant is not None and role == 'object':
+            # "don't touch the vial, put everything in the bin": quantifiers skip it
+            kept = [o for o in cands if o not in self.ctx.forbidden]
+            if not kept:
+                raise _fail(
+                    ErrorCode.INVALID_INSTRUCTION,
+                    f'everything {text!r} matches ({self.describe(cands)}) is something you '
+                    'said not to touch',
+                )
+            cands = kept
+        if quant in ('all', 'rest') and count is not None and len(cands) > count:
+            recent = [o for o in self.ctx.last if o in cands]
+            if len(recent) == count:  # "carry the red and blue cubes ... put both cubes in"
+                cands = recent
+            elif np.partitive and role == 'object':  # "two of the cubes": any two
+                chosen = sorted(cands, key=lambda c: -self.lateral(c))[:count]
+                note = f'chose {self.describe(chosen)} for {text!r} (of {self.describe(cands)})'
+                return Ref(chosen, 'object', text, cls, note)
         if quant in ('all', 'rest'):
             if role == 'object' and cls in ('object', 'container') and quant == 'all':
                 cands = [o for o in cands if not self.world.objects[o].is_container]
@@ -435,10 +518,21 @@ class Grounder:
             note = f'chose {cands[0]} for {text!r} (any of {self.describe(cands)})'
             return Ref(cands[:1], 'object', text, cls, note)
         if len(cands) > 1:
+            recent = [o for o in self.ctx.last if o in cands]
+            if len(recent) == 1 and not post and not colors and ordinal is None and not superl:
+                # "take the green cube and the vial ...; put the cube in the bin": the definite
+                # noun phrase names the one just mentioned
+                return Ref(recent, 'object', text, cls)
             raise _fail(
                 ErrorCode.AMBIGUOUS,
                 f'{text!r} could mean any of: {self.describe(cands)}; say which one '
                 '(e.g. by colour or position)',
+            )
+        if role == 'object' and cands[0] in self.ctx.forbidden:
+            raise _fail(
+                ErrorCode.INVALID_INSTRUCTION,
+                f'{text!r} is {cands[0]}, which you said not to touch '
+                f'({self.ctx.forbidden[cands[0]]!r})',
             )
         return Ref(cands, 'object', text, cls)
 
@@ -471,7 +565,7 @@ class Grounder:
                 found = (hit[0], hit[1], i)
         return found
 
-    def _resolve_place(self, name: str, text: str, pre: list[str]) -> Ref:
+    def _resolve_place(self, name: str, text: str, pre: list[str], there: bool = False) -> Ref:
         if name.startswith('*'):
             kind = name[1:]
             cands = [p.name for p in self.world.places.values() if p.kind == kind]
@@ -479,6 +573,10 @@ class Grounder:
                 cands = [c for c in cands if c != self.world.robot_place]
             if 'this' in pre and self.world.robot_place in cands:
                 cands = [self.world.robot_place]
+            if len(cands) > 1 and self.ctx.place in cands and 'other' not in pre:
+                # "take the vial to the station and leave it on the table (there)": the table
+                # mentioned last
+                cands = [self.ctx.place]
             if not cands:
                 raise _fail(ErrorCode.UNKNOWN_OBJECT, f'there is no {kind} here ({text!r})')
             if len(cands) > 1:
@@ -501,6 +599,10 @@ class Grounder:
         i = 0
         while i < len(pre):
             t = pre[i]
+            if t == 'one' and pre[i + 1 : i + 2] == ['of'] and np.cls is None:
+                np.count, np.quant = 1, np.quant or 'any'  # "one of the cubes": any one
+                i += 2
+                continue
             hit = self.vocab.longest(self.vocab.nouns, pre, i)
             if hit:
                 noun_end = i + hit[1]
@@ -526,6 +628,7 @@ class Grounder:
                 np.quant = 'any'
             elif t in NUMBERS or t.isdigit():
                 np.count = NUMBERS[t] if t in NUMBERS else int(t)
+                np.partitive = pre[i + 1 : i + 2] == ['of'] and np.cls is None
                 if np.count > 1 and np.quant in (None, 'any'):
                     np.quant = 'all'  # "two cubes", "a couple of cubes": exactly that many
                 else:
