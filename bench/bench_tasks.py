@@ -61,7 +61,7 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
     from humanoid_bringup.stack import Stack, wait_until
     from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
     from humanoid_core.world.scene import initial_world
-    from humanoid_planning.conversions import plan_from_msg
+    from humanoid_ros.world import plan_from_msg
 
     env = dict(os.environ)
     env['ROS_DOMAIN_ID'] = str(20 + (os.getpid() + index) % 80)

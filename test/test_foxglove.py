@@ -136,7 +136,7 @@ def test_world_markers_for_rviz():
     from builtin_interfaces.msg import Time
     from humanoid_bringup.foxglove_bridge import world_markers
     from humanoid_core.world.scene import initial_world
-    from humanoid_planning.conversions import world_to_msg
+    from humanoid_ros.world import world_to_msg
     from visualization_msgs.msg import Marker
 
     world = world_to_msg(initial_world('lab'), Time())

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _goals(instruction: str, result: Any, scene_world: Any) -> tuple[list[Any], str]:
     from humanoid_core.planning.skills import SkillRegistry
     from humanoid_core.tasks.judge import find_task, goals_from_plan
-    from humanoid_planning.conversions import plan_from_msg
+    from humanoid_ros.world import plan_from_msg
 
     suites = sorted((workspace_root() / 'config' / 'suites').glob('*.yaml'))
     task = find_task(instruction, suites)

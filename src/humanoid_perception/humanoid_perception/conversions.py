@@ -1,32 +1,31 @@
-"""Message <-> core conversions for the perception nodes (the only place messages are built)."""
+"""Message <-> core conversions for the perception nodes (images, camera info, detections,
+diagnostics); world-state conversions are shared in humanoid_ros.world."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-import math
 
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import Pose, Vector3
 from humanoid_core.perception.frame import FrameError, Intrinsics
-from humanoid_core.perception.pipeline import Detection, yaw_quaternion
-from humanoid_core.world.types import ObjectInfo, WorldSnapshot
+from humanoid_core.perception.pipeline import Detection
+from humanoid_core.world.types import ObjectInfo
+from humanoid_ros.world import (
+    WORLD_FRAME,
+    object_from_msg,
+    object_to_msg,
+    quaternion_to_yaw,
+    sec_to_stamp,
+    world_to_msg,
+)
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
-from humanoid_interfaces.msg import ObjectArray, ObjectState, Relation, WorldState
-from humanoid_interfaces.msg import Place as PlaceMsg
-
-WORLD_FRAME = 'world'
+from humanoid_interfaces.msg import ObjectArray
 
 
 def stamp_to_sec(t: Time) -> float:
     return float(t.sec) + 1e-9 * float(t.nanosec)
-
-
-def sec_to_stamp(s: float) -> Time:
-    sec = math.floor(s)
-    return Time(sec=sec, nanosec=round((s - sec) * 1e9) % 1_000_000_000)
 
 
 def intrinsics_from_camera_info(msg: CameraInfo) -> Intrinsics:
@@ -115,84 +114,27 @@ def camera_info_from_intrinsics(i: Intrinsics, stamp: Time, frame_id: str) -> Ca
     return msg
 
 
-def _pose(position: Sequence[float], yaw: float) -> Pose:
-    p = Pose()
-    p.position.x, p.position.y, p.position.z = (float(v) for v in position)
-    w, x, y, z = yaw_quaternion(yaw)
-    p.orientation.w, p.orientation.x, p.orientation.y, p.orientation.z = w, x, y, z
-    return p
-
-
-def _vec(v: Sequence[float]) -> Vector3:
-    return Vector3(x=float(v[0]), y=float(v[1]), z=float(v[2]))
-
-
-def yaw_of(q: object) -> float:
-    w, x, y, z = q.w, q.x, q.y, q.z  # type: ignore[attr-defined]
-    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
 def object_array(detections: Sequence[Detection], stamp: Time) -> ObjectArray:
     msg = ObjectArray()
     msg.header.stamp = stamp
     msg.header.frame_id = WORLD_FRAME
-    for d in detections:
-        o = ObjectState()
-        o.id, o.label, o.shape, o.color = d.id, d.label, d.shape, d.color
-        o.pose = _pose(d.position, d.yaw)
-        o.size = _vec(d.size)
-        o.confidence = float(d.confidence)
-        o.is_container = bool(d.is_container)
-        o.last_seen = stamp
-        msg.objects.append(o)
-    return msg
-
-
-def object_info(o: ObjectState) -> ObjectInfo:
-    p = o.pose.position
-    return ObjectInfo(
-        id=o.id,
-        label=o.label,
-        shape=o.shape,
-        color=o.color,
-        position=(p.x, p.y, p.z),
-        yaw=yaw_of(o.pose.orientation),
-        size=(o.size.x, o.size.y, o.size.z),
-        confidence=float(o.confidence),
-        is_container=bool(o.is_container),
-    )
-
-
-def world_state(
-    world: WorldSnapshot, stamp: Time, last_seen: Mapping[str, float] | None = None
-) -> WorldState:
-    msg = WorldState()
-    msg.header.stamp = stamp
-    msg.header.frame_id = WORLD_FRAME
-    for obj in world.objects.values():
-        o = ObjectState()
-        o.id, o.label, o.shape, o.color = obj.id, obj.label, obj.shape, obj.color
-        o.pose = _pose(obj.position, obj.yaw)
-        o.size = _vec(obj.size)
-        o.confidence = float(obj.confidence)
-        o.is_container = bool(obj.is_container)
-        if last_seen and obj.id in last_seen:
-            o.last_seen = sec_to_stamp(last_seen[obj.id])
-        msg.objects.append(o)
-    for place in world.places.values():
-        pm = PlaceMsg()
-        pm.name, pm.kind = place.name, place.kind
-        pm.pose = _pose(place.position, place.yaw)
-        pm.size = _vec(place.size)
-        pm.approach = _vec(place.approach)
-        msg.places.append(pm)
-    for r in world.relations:
-        msg.relations.append(Relation(subject=r.subject, predicate=r.predicate, object=r.object))
-    x, y, yaw = world.robot_pose
-    msg.robot_pose = _pose((x, y, 0.0), yaw)
-    msg.robot_place = world.robot_place
-    msg.held_left = world.held.get('left') or ''
-    msg.held_right = world.held.get('right') or ''
+    msg.objects = [
+        object_to_msg(
+            ObjectInfo(
+                id=d.id,
+                label=d.label,
+                shape=d.shape,
+                color=d.color,
+                position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
+                yaw=float(d.yaw),
+                size=(float(d.size[0]), float(d.size[1]), float(d.size[2])),
+                confidence=float(d.confidence),
+                is_container=bool(d.is_container),
+            ),
+            stamp,
+        )
+        for d in detections
+    ]
     return msg
 
 
@@ -210,3 +152,12 @@ def diagnostics(
 
 OK, WARN, ERROR = (int.from_bytes(b, 'little') for b in (
     DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR))  # fmt: skip
+
+
+__all__ = [
+    'WORLD_FRAME',
+    'object_from_msg',
+    'quaternion_to_yaw',
+    'sec_to_stamp',
+    'world_to_msg',
+]

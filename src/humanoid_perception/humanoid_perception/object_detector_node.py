@@ -31,6 +31,7 @@ from humanoid_core.perception.frame import FrameError, Intrinsics, RgbdFrame
 from humanoid_core.perception.open_vocab import BACKENDS, OpenVocabError, make_detector
 from humanoid_core.perception.pipeline import DetectorConfig
 from humanoid_core.world.scene import SceneError
+from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
 import rclpy
@@ -41,7 +42,6 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from humanoid_interfaces.msg import ObjectArray
 from humanoid_perception import conversions as conv
-from humanoid_perception.params import ParameterError, declare_parameters
 
 PARAMS = [
     ('scene', 'lab', 'scene name or YAML path: the object vocabulary (labels, colours, sizes)',

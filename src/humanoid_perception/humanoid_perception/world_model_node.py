@@ -27,6 +27,7 @@ from humanoid_core.perception.tracker import (
 )
 from humanoid_core.world.scene import SceneError, initial_world
 from humanoid_core.world.types import HANDS
+from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
 import rclpy
@@ -37,7 +38,6 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 
 from humanoid_interfaces.msg import ObjectArray, WorldState
 from humanoid_perception import conversions as conv
-from humanoid_perception.params import ParameterError, declare_parameters
 
 PARAMS = [
     ('scene', 'lab', 'scene name or YAML path: the places (and priors)', None),
@@ -148,7 +148,7 @@ class WorldModelNode(Node):
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         self.odom = (np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]))
-        self.model.set_robot_pose(p.x, p.y, conv.yaw_of(q))
+        self.model.set_robot_pose(p.x, p.y, conv.quaternion_to_yaw(q))
 
     def update_robot(self) -> Visible | None:
         """Hands from FK; returns the camera-view predicate (None: unknown, all in view)."""
@@ -189,7 +189,7 @@ class WorldModelNode(Node):
         visible = self.update_robot()
         stamp = conv.stamp_to_sec(msg.header.stamp)
         self.clock_ref = (stamp, self.now())
-        self.model.update([conv.object_info(o) for o in msg.objects], stamp, visible)
+        self.model.update([conv.object_from_msg(o) for o in msg.objects], stamp, visible)
         self.publish()
 
     def on_tick(self) -> None:
@@ -208,7 +208,7 @@ class WorldModelNode(Node):
         ):
             return
         last_seen = {t.id: t.last_seen for t in self.model.tracks.values() if not t.prior}
-        self.pub.publish(conv.world_state(snap, self.get_clock().now().to_msg(), last_seen))
+        self.pub.publish(conv.world_to_msg(snap, self.get_clock().now().to_msg(), last_seen))
         self.model.mark_published(snap)
         self.last_publish = now
 

@@ -10,8 +10,7 @@ from humanoid_core.planning.skills import SkillRegistry
 from humanoid_core.planning.types import MotionCall, PlanProposal, PlanStep
 from humanoid_core.planning.validator import apply_step
 from humanoid_core.world.types import WorldSnapshot
-
-from humanoid_planning.params import ParameterError
+from humanoid_ros.params import ParameterError
 
 BACKENDS = ('embedded', 'transformers', 'openai')
 

@@ -15,6 +15,8 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from humanoid_core.tasks.runner import Approval, RunnerConfig, TaskRequest, TaskRunner, TaskState
 from humanoid_core.world.types import WorldSnapshot
+from humanoid_ros.params import ParameterError, declare_parameters
+from humanoid_ros.world import plan_to_msg, world_from_msg
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
@@ -27,9 +29,7 @@ from std_msgs.msg import Bool
 from humanoid_interfaces.action import ExecuteTask
 from humanoid_interfaces.msg import WorldState
 from humanoid_interfaces.srv import ApproveTask
-from humanoid_planning.conversions import plan_to_msg, world_from_msg
 from humanoid_planning.motion_port import ActionMotionPort
-from humanoid_planning.params import ParameterError, declare_parameters
 from humanoid_planning.planners import PlannerSetup, build_planner
 
 LATCHED = QoSProfile(

@@ -34,6 +34,8 @@ def _type_of(default: Any) -> int:
         return ParameterType.PARAMETER_STRING
     if isinstance(default, list) and default and all(isinstance(v, float) for v in default):
         return ParameterType.PARAMETER_DOUBLE_ARRAY
+    if isinstance(default, list) and all(isinstance(v, str) for v in default):
+        return ParameterType.PARAMETER_STRING_ARRAY
     raise TypeError(f'unsupported parameter default {default!r}')
 
 
@@ -67,5 +69,6 @@ def declare_parameters(node: Node, spec: Sequence[ParamSpec]) -> dict[str, Any]:
             raise ParameterError(
                 f'parameter {name!r} = {value!r} is not one of {list(bounds)}'  # type: ignore[arg-type]
             )
-        values[name] = list(value) if ptype == ParameterType.PARAMETER_DOUBLE_ARRAY else value
+        arrays = (ParameterType.PARAMETER_DOUBLE_ARRAY, ParameterType.PARAMETER_STRING_ARRAY)
+        values[name] = list(value) if ptype in arrays else value
     return values

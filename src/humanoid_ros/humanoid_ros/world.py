@@ -1,11 +1,13 @@
 """Message <-> core conversions for world state and plans (the one place they are built).
 
-The world model node publishes `world_state` with :func:`world_to_msg`; the task planner
-reads it with :func:`world_from_msg`. Plans travel in ExecuteTask feedback/results.
+The world model node publishes `world_state` with :func:`world_to_msg`; the task planner,
+the console and the benchmarks read it with :func:`world_from_msg`. Plans travel in
+ExecuteTask feedback/results (:func:`plan_to_msg`, :func:`plan_from_msg`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 import math
 
 from builtin_interfaces.msg import Time
@@ -74,11 +76,26 @@ def object_from_msg(msg: ObjectState) -> ObjectInfo:
     )
 
 
-def world_to_msg(world: WorldSnapshot, stamp: Time | None = None) -> WorldState:
+def sec_to_stamp(s: float) -> Time:
+    sec = math.floor(s)
+    return Time(sec=sec, nanosec=round((s - sec) * 1e9) % 1_000_000_000)
+
+
+def world_to_msg(
+    world: WorldSnapshot,
+    stamp: Time | None = None,
+    last_seen: Mapping[str, float] | None = None,
+) -> WorldState:
+    """``last_seen``: object id -> seconds (same clock as ``stamp``) of its last detection;
+    objects missing from it get ``stamp``."""
     msg = WorldState(header=Header(frame_id=WORLD_FRAME))
     if stamp is not None:
         msg.header.stamp = stamp
-    msg.objects = [object_to_msg(o, stamp) for o in world.objects.values()]
+    seen = last_seen or {}
+    msg.objects = [
+        object_to_msg(o, sec_to_stamp(seen[o.id]) if o.id in seen else stamp)
+        for o in world.objects.values()
+    ]
     msg.places = [
         PlaceMsg(
             name=p.name,

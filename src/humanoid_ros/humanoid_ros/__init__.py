@@ -1,0 +1,1 @@
+"""ROS glue shared by the node packages (rclpy allowed here, unlike humanoid_core)."""
