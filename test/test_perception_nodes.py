@@ -145,7 +145,8 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
     det = processes.start([str(EXE / 'object_detector')])
     wm = processes.start(
         [str(EXE / 'world_model'), '--ros-args', '-p', 'seed_from_scene:=false',
-         '-p', 'occlusion_grace:=0.3', '-p', 'max_unseen_in_view:=1.5']
+         '-p', 'occlusion_grace:=0.3', '-p', 'max_unseen_in_view:=1.5',
+         '-p', 'max_unseen_container:=1.5']
     )  # fmt: skip
     rclpy.init()
     node = rclpy.create_node('perception_nodes_test')

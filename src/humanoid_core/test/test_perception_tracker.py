@@ -188,3 +188,26 @@ def test_object_hidden_behind_the_hand_persists() -> None:
 def test_bad_config_names_the_field() -> None:
     with pytest.raises(ValueError, match='smoothing'):
         WorldModel(LAB.places, TrackerConfig(smoothing=0.0))
+
+
+def test_container_missed_in_view_is_kept_but_cubes_expire():
+    """The arm covering the tray during a place must not delete the tray (re-planning needs
+    it); a cube missed in view for long does expire."""
+    from humanoid_core.perception.tracker import TrackerConfig, WorldModel
+    from humanoid_core.world.scene import initial_world
+
+    world = initial_world('lab')
+    cfg = TrackerConfig(occlusion_grace=0.5, max_unseen_in_view=2.0, max_unseen_container=10.0)
+    model = WorldModel(world.places, cfg, world.objects.values(), 0.5)
+    model.update(list(world.objects.values()), 0.0, lambda p: True)
+    model.update(list(world.objects.values()), 0.1, lambda p: True)
+    # Nothing detected for 5 s while everything is in view.
+    for k in range(1, 26):
+        model.update([], 0.1 + 0.2 * k, lambda p: True)
+    snap = model.snapshot()
+    assert 'tray' in snap.objects
+    assert snap.objects['tray'].confidence >= 0.5
+    assert 'red_cube' not in snap.objects
+    # ... but not forever.
+    model.update([], 0.1 + cfg.max_unseen_container + 1.0, lambda p: True)
+    assert 'tray' not in model.snapshot().objects

@@ -35,6 +35,7 @@ from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -63,6 +64,8 @@ PARAMS = [
      'reliable: best-effort 640x480 streams lose whole frames here)', ('reliable', 'best_effort')),
     ('sync_slop', 0.02, 'max colour/depth stamp difference (s)', (0.0, 1.0)),
     ('diagnostics_period', 1.0, 'diagnostics publishing period (s)', (0.05, 60.0)),
+    ('frame_timeout', 2.0, 'WARN on diagnostics when no colour frame arrived for this long '
+     '(s, steady clock; 0 = off)', (0.0, 600.0)),
     ('publish_tf', True, 'broadcast world -> camera optical frame if tf2_ros exists', None),
 ]  # fmt: skip
 
@@ -104,6 +107,7 @@ class ObjectDetectorNode(Node):
         self.problem = 'waiting for camera frames'
         self.frames = 0
         self.last_ms = 0.0
+        self.last_rgb_wall = time.monotonic()  # steady clock: a stopped camera stops sim time too
         self.pub = self.create_publisher(
             ObjectArray,
             'perception/objects',
@@ -119,7 +123,12 @@ class ObjectDetectorNode(Node):
         self.create_subscription(CameraInfo, 'camera/color/camera_info', self.on_info, sensor)
         self.create_subscription(JointState, 'joint_states', self.on_joints, sensor)
         self.create_subscription(Odometry, 'odom', self.on_odom, sensor)
-        self.create_timer(self.p['diagnostics_period'], self.publish_diagnostics)
+        # Steady clock: diagnostics (and the stale-camera check) go on when /clock stops.
+        self.create_timer(
+            self.p['diagnostics_period'],
+            self.publish_diagnostics,
+            clock=Clock(clock_type=ClockType.STEADY_TIME),
+        )
         self.tf = None
         if self.p['publish_tf']:
             try:
@@ -149,6 +158,7 @@ class ObjectDetectorNode(Node):
         self.odom = (np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]))
 
     def on_rgb(self, msg: Image) -> None:
+        self.last_rgb_wall = time.monotonic()
         self.rgb_buf.append((conv.stamp_to_sec(msg.header.stamp), msg))
         self.try_process()
 
@@ -248,6 +258,13 @@ class ObjectDetectorNode(Node):
             self.publish_diagnostics()
 
     def publish_diagnostics(self) -> None:
+        timeout = self.p['frame_timeout']
+        silent = time.monotonic() - self.last_rgb_wall
+        if timeout > 0 and silent > timeout and not self.problem.startswith('no camera frames'):
+            # The stream stopped (camera driver / simulator gone): say so instead of 'detecting'.
+            # Cleared by the next processed frame (try_process).
+            self.problem = f'no camera frames on camera/color/image_raw for {silent:.1f} s'
+            self.get_logger().warning(self.problem)
         stamp = self.get_clock().now().to_msg()
         level = conv.WARN if self.problem else conv.OK
         msg = self.problem or 'detecting'

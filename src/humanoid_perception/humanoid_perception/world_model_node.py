@@ -63,6 +63,8 @@ PARAMS = [
     ('occlusion_from_depth', True, 'objects behind something nearer in the depth image (e.g. '
      'the hand) are not expected to be seen and do not decay', None),
     ('occlusion_margin', 0.06, 'depth this much nearer than an object hides it (m)', (0.0, 1.0)),
+    ('max_unseen_container', 30.0, 'containers missed while in view (e.g. the arm covers them '
+     'during a place) are kept this long without decaying (s)', (0.0, 1e6)),
     ('camera_qos', 'reliable', 'QoS of the depth image subscription', ('reliable', 'best_effort')),
     ('held_radius', 0.07, 'max object distance from a grasp frame to be held (m)', (0.0, 1.0)),
     ('tick_period', 0.2, 'period of ageing and change checks (s)', (0.01, 10.0)),
@@ -86,6 +88,7 @@ class WorldModelNode(Node):
             max_unseen_in_view=self.p['max_unseen_in_view'],
             max_unseen_out_of_view=self.p['max_unseen_out_of_view'],
             held_radius=self.p['held_radius'],
+            max_unseen_container=self.p['max_unseen_container'],
         )
         priors = initial.objects.values() if self.p['seed_from_scene'] else ()
         self.model = WorldModel(initial.places, cfg, priors, self.p['prior_confidence'])

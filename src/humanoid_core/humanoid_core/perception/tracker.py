@@ -59,6 +59,11 @@ class TrackerConfig:
     """Gripper narrower than this holds nothing (closed on air)."""
     position_tolerance: float = 0.01
     """Moves (m) smaller than this are not a change worth publishing."""
+    max_unseen_container: float = 30.0
+    """Seconds a container (tray, bin) missed while in view keeps its state before it is
+    removed (no confidence decay meanwhile). Containers are large and rarely moved; they are
+    missed mostly while the robot's own arm covers them during a place, and losing the target
+    container mid-task would make re-planning impossible. They move when re-detected."""
 
     def check(self) -> None:
         for name in ('match_radius', 'occlusion_grace', 'decay_rate', 'held_radius'):
@@ -298,6 +303,13 @@ class WorldModel:
             if tid in seen or t.held_by is not None:
                 continue
             unseen = now - t.last_seen
+            in_view_container = t.info.is_container and (
+                visible is None or visible(t.info.position)
+            )
+            if in_view_container:
+                if unseen > cfg.max_unseen_container:
+                    self._drop(tid)
+                continue
             in_view = visible is None or visible(t.info.position)
             if in_view:
                 dt = unseen - max(cfg.occlusion_grace, t.decayed_until)
