@@ -12,6 +12,18 @@
    +-0.05 rad heading) and a random start heading. Success: no fall, final base within
    0.15 m and 0.15 rad of the goal. Speed = distance / time from command to standing still.
 4. Images: a frame sequence of one forward walk, results/walk_forward.png (montage).
+5. Pick-and-place (`--layouts N`, default 3; 40+ for the real figure): for each seeded random
+   `lab` layout, every bench object (three cubes and the vial) is picked and placed into the
+   tray with the motion calls the task planner produces (`SkillRegistry.expand` of `pick` and
+   `place_in` on a world built from the simulator's ground truth), executed by the
+   whole-body controller core (`WholeBodyController`) against `MujocoBackend` directly (no
+   ROS; physical grasps by friction, no welds). Success: the object rests inside the tray's
+   footprint, above its floor, and the robot is upright. Per object and overall success rate,
+   simulated and wall time per pick-place, failure reasons. An image sequence of the first
+   pick-place: results/pick_place_<object>.png (montage) and results/pick_place_NN.png.
+   `--grasp-depth D` (m, default 0 = off) evaluates a proposed planner change: grasp/pregrasp/
+   lift heights at max(centre, top - D) instead of the centre (the palm is 4.3 cm above the
+   grasp frame, so a top-down grasp at the centre of a tall object hits its top).
 
 `mode` is 'dynamic' (floating base simulated) unless `--base-mode kinematic_base` is asked
 for (the named fallback: pelvis moved along the plan); it is reported in the JSON and table.
@@ -19,6 +31,7 @@ for (the named fallback: pelvis moved along the plan); it is reported in the JSO
 
 Usage: humanoid bench motion [--json OUT] [--seed N] [--reach-targets N] [--walk-trials N]
        [--base-mode dynamic|kinematic_base] [--leg-gains KP,KV] [--no-images]
+       [--layouts N] [--no-pick-place] [--grasp-depth D]
 `overall` keys: reach_pos_err_cm_median, reach_rot_err_deg_median, pick_place_success_rate,
 walk_success_rate, walk_speed_mps, ik_ms_median, ik_ms_p99, mode.
 """
@@ -294,6 +307,256 @@ def montage(frames: list, cols: int = 4) -> np.ndarray:
     return out
 
 
+PICK_OBJECTS = ('red_cube', 'blue_cube', 'green_cube', 'yellow_vial')
+
+
+def _yaw_of(q: Any) -> float:
+    w, x, y, z = (float(v) for v in q)
+    return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+
+
+def _world_from_sim(world: Any, sim: Any) -> Any:
+    """The planner's world snapshot with object poses from the simulator's ground truth."""
+    import dataclasses
+
+    poses = sim.object_poses()
+    objects = {
+        k: dataclasses.replace(o, position=tuple(float(v) for v in poses[k].position),
+                               yaw=_yaw_of(poses[k].quaternion)) if k in poses else o
+        for k, o in world.objects.items()
+    }  # fmt: skip
+    return dataclasses.replace(world, objects=objects)
+
+
+class _Runner:
+    """Ticks the controller core against the simulator (one control period per tick)."""
+
+    def __init__(self, sim: Any, ctrl: Any, frames: list | None = None) -> None:
+        self.sim, self.ctrl, self.frames = sim, ctrl, frames
+        self.next_frame = 0.0
+
+    def tick(self) -> None:
+        from humanoid_core.control.balance import MeasuredState
+
+        cmd = self.ctrl.tick(MeasuredState.from_sim_state(self.sim.read_state()))
+        if cmd.trajectory is not None:
+            self.sim.set_trajectory(cmd.trajectory)
+        for hand, width in cmd.grippers.items():
+            self.sim.set_gripper(hand, width)
+        self.sim.step(1)
+        if self.frames is not None and self.sim.time >= self.next_frame:
+            self.frames.append(_render_overview(self.sim))
+            self.next_frame = self.sim.time + 1.5
+
+    def call(self, call: Any, timeout: float = 30.0) -> Any:
+        """Execute one planner motion call; the finished activity."""
+        g, c = call.goal, self.ctrl
+        if call.action == 'look_at':
+            act = c.look_at(g['target']['point'], g['target']['frame_id'])
+        elif call.action == 'release':
+            act = c.release(g['hand'])
+        elif call.action == 'grasp':
+            act = c.grasp(g['hand'], float(g['max_effort']), str(g['object_id']))
+        elif call.action == 'move_hand':
+            t = g['target']
+            x, y, z, w = t['orientation']
+            act = c.move_hand(g['hand'], t['position'], (w, x, y, z), t['frame_id'],
+                              bool(g['position_only']), float(g['duration']))  # fmt: skip
+        elif call.action == 'walk_to':
+            act = c.walk_to(g['x'], g['y'], g['theta'], g['position_tolerance'],
+                            g['angle_tolerance'])  # fmt: skip
+        elif call.action == 'go_to_posture':
+            act = c.go_to_posture(g['posture'], float(g['duration']))
+        else:
+            raise ValueError(f'motion call {call.action!r} not supported by the bench')
+        t0 = self.sim.time
+        while not act.done and self.sim.time - t0 < timeout:
+            self.tick()
+        if not act.done:
+            c.cancel(act)
+        return act
+
+
+_overview_cam: dict[str, Any] = {}
+
+
+def _render_overview(sim: Any, width: int = 320, height: int = 240) -> np.ndarray:
+    """A free camera looking at the robot and the bench from the side/front."""
+    import mujoco
+
+    key = id(sim)
+    if _overview_cam.get('key') != key:
+        _overview_cam.clear()
+        _overview_cam['key'] = key
+        _overview_cam['renderer'] = mujoco.Renderer(sim.model, height, width)
+        cam = mujoco.MjvCamera()
+        cam.lookat[:] = [0.3, 0.0, 0.8]
+        cam.distance, cam.azimuth, cam.elevation = 1.9, 215.0, -25.0
+        _overview_cam['cam'] = cam
+    r = _overview_cam['renderer']
+    r.update_scene(sim.data, camera=_overview_cam['cam'])
+    return r.render().copy()
+
+
+def _in_tray(obj: Any, tray: Any, tray_size: tuple[float, float, float]) -> tuple[bool, str]:
+    rel = obj.position - tray.position
+    yaw = _yaw_of(tray.quaternion)
+    c, s = math.cos(yaw), math.sin(yaw)
+    lx, ly = c * rel[0] + s * rel[1], -s * rel[0] + c * rel[1]
+    hx, hy = 0.5 * tray_size[0], 0.5 * tray_size[1]
+    if abs(lx) > hx or abs(ly) > hy:
+        return False, f'outside the tray footprint ({lx:+.3f}, {ly:+.3f}) m'
+    if not (-0.01 < rel[2] < tray_size[2] + 0.06):
+        return False, f'not resting in the tray (height {rel[2]:+.3f} m above its origin)'
+    return True, ''
+
+
+def _grasp_depth_patch(depth: float) -> Any:
+    """Context manager: planner grasp heights at max(centre, top - depth) (proposal)."""
+    import contextlib
+
+    from humanoid_core.planning import motion
+
+    @contextlib.contextmanager
+    def patched():
+        original = motion._attr
+
+        def _attr(value, attr, step, world, hand):  # type: ignore[no-untyped-def]
+            out = original(value, attr, step, world, hand)
+            if attr in ('pregrasp', 'grasp', 'lift') and value in world.objects:
+                o = world.obj(value)
+                lift = max(0.0, o.top_z - depth - o.position[2])
+                out = dict(out, position=[out['position'][0], out['position'][1],
+                                          out['position'][2] + lift])  # fmt: skip
+            return out
+
+        motion._attr = _attr
+        try:
+            yield
+        finally:
+            motion._attr = original
+
+    return patched()
+
+
+def pick_place_layout(
+    seed: int, objects: tuple[str, ...], frames: list | None = None
+) -> list[dict[str, Any]]:
+    """Pick each object of one seeded layout and place it into the tray."""
+    from humanoid_core.control.controller import WholeBodyController
+    from humanoid_core.planning.skills import SkillRegistry
+    from humanoid_core.planning.validator import apply_step
+    from humanoid_core.sim.backend import MujocoBackend
+    from humanoid_core.world.scene import initial_world
+
+    sim = MujocoBackend('lab', seed=seed, control_period=CONTROL_DT)
+    ctrl = WholeBodyController()
+    run = _Runner(sim, ctrl, frames)
+    registry = SkillRegistry.from_yaml()
+    world = initial_world('lab')
+    tray_size = tuple(float(v) for v in sim.scene.objects['tray'].size)
+    for _ in range(50):
+        run.tick()
+    out = []
+    for name in objects:
+        w0, t0 = time.perf_counter(), sim.time
+        failed = ''
+        if ctrl.fallen:
+            out.append({'seed': seed, 'object': name, 'success': False,
+                        'reason': 'robot fell earlier', 'sim_s': 0.0, 'wall_s': 0.0})  # fmt: skip
+            continue
+        for skill in ('pick', 'place_in'):
+            world = _world_from_sim(world, sim)
+            step = registry.step(skill, name) if skill == 'pick' else registry.step(
+                skill, name, 'tray')  # fmt: skip
+            try:
+                calls = registry.expand(step, world)
+            except Exception as exc:
+                failed = f'{skill}: cannot expand: {exc}'
+                break
+            for call in calls:
+                act = run.call(call)
+                if not act.succeeded:
+                    code = act.code.name if act.code is not None else 'TIMEOUT'
+                    failed = f'{skill}/{call.action}: {code} {act.message}'
+                    break
+            if failed:
+                break
+            world = apply_step(step, world, registry)
+        for _ in range(100):  # let it settle
+            run.tick()
+        poses = sim.object_poses()
+        ok, why = _in_tray(poses[name], poses['tray'], tray_size)
+        if ctrl.fallen:
+            ok, why = False, 'the robot fell'
+        if not failed and not ok:
+            failed = why
+        elif failed and ok:
+            failed = ''  # a step reported a failure but the object ended in the tray
+        out.append({
+            'seed': seed, 'object': name, 'success': ok and not ctrl.fallen,
+            'reason': failed, 'sim_s': sim.time - t0, 'wall_s': time.perf_counter() - w0,
+        })  # fmt: skip
+        if failed and not ctrl.fallen:
+            # Recover for the next object: open the hand, stand.
+            for hand in ('left', 'right'):
+                run.call(type('C', (), {'action': 'release', 'goal': {'hand': hand}})())
+            run.call(type('C', (), {'action': 'go_to_posture',
+                                    'goal': {'posture': 'stand', 'duration': 0.0}})())  # fmt: skip
+    sim.close()
+    return out
+
+
+def bench_pick_place(args: argparse.Namespace) -> dict[str, Any]:
+    import contextlib
+
+    trials: list[dict[str, Any]] = []
+    frames: list = []
+    patch = _grasp_depth_patch(args.grasp_depth) if args.grasp_depth > 0 else (
+        contextlib.nullcontext())  # fmt: skip
+    with patch:
+        for k in range(args.layouts):
+            seed = args.seed * 1000 + k
+            want = frames if (k == 0 and not args.no_images) else None
+            res = pick_place_layout(seed, PICK_OBJECTS, want)
+            trials += res
+            print(
+                f'  pick-place layout {seed}: '
+                + ', '.join(f'{r["object"]}={"ok" if r["success"] else "FAIL"}' for r in res),
+                flush=True,
+            )
+            for r in res:
+                if not r['success']:
+                    print(f'      {r["object"]}: {r["reason"]}', flush=True)
+    images = []
+    if frames:
+        RESULTS.mkdir(exist_ok=True)
+        for i, f in enumerate(frames[:24]):
+            path = RESULTS / f'pick_place_{i:02d}.png'
+            write_png(path, f)
+            images.append(str(path))
+        write_png(RESULTS / 'pick_place_montage.png', montage(frames[:: max(1, len(frames) // 8)]))
+        images.append(str(RESULTS / 'pick_place_montage.png'))
+    per_object = {
+        name: float(np.mean([t['success'] for t in trials if t['object'] == name]))
+        for name in PICK_OBJECTS
+    }
+    ok = [t for t in trials if t['success']]
+    return {
+        'layouts': args.layouts,
+        'trials': len(trials),
+        'success_rate': float(np.mean([t['success'] for t in trials])) if trials else None,
+        'success_rate_per_object': per_object,
+        'sim_s_per_pick_place_median': float(np.median([t['sim_s'] for t in ok])) if ok else None,
+        'wall_s_per_pick_place_median': float(np.median([t['wall_s'] for t in ok]))
+        if ok
+        else None,
+        'grasp_depth': args.grasp_depth,
+        'images': images,
+        'failures': [t for t in trials if not t['success']],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog='humanoid bench motion', description=__doc__.split('\n')[0])
     ap.add_argument('--json', type=Path, help='write the results here')
@@ -321,6 +584,19 @@ def main(argv: list[str] | None = None) -> int:
         help='lateral pushes (N, 0.2 s at the pelvis) for the standing test',
     )
     ap.add_argument('--no-reach', action='store_true')
+    ap.add_argument(
+        '--layouts',
+        type=int,
+        default=3,
+        help='pick-and-place layouts (seeded; 40+ for the reported figure)',
+    )
+    ap.add_argument('--no-pick-place', action='store_true')
+    ap.add_argument(
+        '--grasp-depth',
+        type=float,
+        default=0.0,
+        help='evaluate grasp heights at max(centre, top - D) (planner proposal)',
+    )
     args = ap.parse_args(argv)
     if args.leg_gains is not None and len(args.leg_gains) != 2:
         ap.error('--leg-gains needs two numbers: KP,KV')
@@ -328,6 +604,7 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
     reach = None if args.no_reach else bench_reach(args, rng)
     push = None if args.no_push else bench_push(args)
+    pick = None if args.no_pick_place else bench_pick_place(args)
     trials: list[dict[str, Any]] = []
     image = None
     if not args.no_walk:
@@ -355,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
     overall = {
         'reach_pos_err_cm_median': reach['pos_err_cm_median'] if reach else None,
         'reach_rot_err_deg_median': reach['rot_err_deg_median'] if reach else None,
-        'pick_place_success_rate': None,
+        'pick_place_success_rate': pick['success_rate'] if pick else None,
         'walk_success_rate': rate(),
         'walk_speed_mps': float(np.mean(fwd)) if fwd else None,
         'ik_ms_median': reach['ik_ms_median'] if reach else None,
@@ -370,6 +647,13 @@ def main(argv: list[str] | None = None) -> int:
         'walk_falls': sum(t['fell'] for t in trials),
         'push_lateral_max_n': push['balance_on']['max_n'] if push else None,
         'push_lateral_max_n_no_balance': push['balance_off']['max_n'] if push else None,
+        'pick_place_trials': pick['trials'] if pick else None,
+        'pick_place_wall_s_median': pick['wall_s_per_pick_place_median'] if pick else None,
+        'pick_place_sim_s_median': pick['sim_s_per_pick_place_median'] if pick else None,
+        **{
+            f'pick_place_success_rate_{k}': v
+            for k, v in (pick['success_rate_per_object'] if pick else {}).items()
+        },
     }
     out = {
         'benchmark': 'motion',
@@ -377,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         'reach': reach,
         'walk': trials,
         'push': push,
+        'pick_place': pick,
         'config': {
             'seed': args.seed,
             'base_mode': mode,

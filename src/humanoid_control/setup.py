@@ -20,6 +20,8 @@ setup(
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={
-        'console_scripts': [],
+        'console_scripts': [
+            'whole_body_controller = humanoid_control.whole_body_controller_node:main',
+        ],
     },
 )

@@ -201,9 +201,14 @@ class WholeBodyIK:
         q_init: FloatArray,
         *,
         max_iterations: int | None = None,
+        other_hand_cost: float = 0.0,
     ) -> HandIKResult:
         """Put grasp frame `hand` at `target_pose` (world) with the feet where they are in
         `q_init` and the CoM over the feet. Unpacks as (q, pos_err, rot_err, converged).
+
+        `other_hand_cost` > 0 also keeps the other hand's grasp frame near its position in
+        `q_init` (a soft position task with that cost), so that a waist rotation does not
+        swing the free arm into a table.
 
         Joint limits always hold in the result. A target out of reach returns the closest
         configuration found with converged=False and the residual errors.
@@ -232,6 +237,13 @@ class WholeBodyIK:
         task = self.hands[hand]
         task.set_target(mink.SE3.from_matrix(T_target))
         tasks = [task, self.pelvis_task, self.posture_task]
+        other = None
+        if other_hand_cost > 0.0:
+            other = self.hands['right' if hand == 'left' else 'left']
+            other.set_target_from_configuration(cfg)
+            other.set_position_cost(other_hand_cost)
+            other.set_orientation_cost(0.0)
+            tasks.append(other)
         # Feet and the horizontal CoM are hard (equality) constraints: an unreachable target
         # never lifts a foot or leans the robot out of balance.
         constraints = [self.feet['left'], self.feet['right']]
@@ -271,6 +283,9 @@ class WholeBodyIK:
                 stall += 1
             if stall >= 20:
                 break
+        if other is not None:
+            other.set_position_cost(s.hand_position_cost)
+            other.set_orientation_cost(s.hand_orientation_cost)
         _, q_best, pos_err, rot_err = best
         q_best = self._restore_feet(q_best, hand, T_target)
         T = self.kin.site_transform(q_best, ROBOT_INFO.grasp_frame(hand))

@@ -25,6 +25,15 @@ ABOVE_HEIGHT = 0.15
 """m above the drop point before descending into a container / onto a surface."""
 DROP_CLEARANCE = 0.02
 """m between the object's bottom and the support when the gripper opens."""
+GRASP_BELOW_TOP = 0.033
+"""m from an object's top down to the grasp frame, at most: the palm sits ~4.3 cm above the
+grasp frame, so tall objects (the vial) are grasped above their centre or the palm would hit
+their top. Objects up to ~6.6 cm tall are grasped at their centre."""
+
+
+def grasp_offset(obj: ObjectInfo) -> float:
+    """Height of the grasp point above the object's centre (m, >= 0)."""
+    return max(0.0, obj.top_z - GRASP_BELOW_TOP - obj.position[2])
 
 
 def top_down(yaw: float) -> list[float]:
@@ -75,13 +84,17 @@ def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str
     held = world.objects.get(held_id) if held_id else None
     if attr in ('pregrasp', 'grasp', 'lift'):
         o = world.obj(value)
-        z = o.position[2] + {'grasp': 0.0, 'pregrasp': PREGRASP_HEIGHT, 'lift': LIFT_HEIGHT}[attr]
+        z = o.position[2] + grasp_offset(o)
+        z += {'grasp': 0.0, 'pregrasp': PREGRASP_HEIGHT, 'lift': LIFT_HEIGHT}[attr]
         return _pose([o.position[0], o.position[1], z], o.yaw)
     if attr in ('above', 'drop'):
         point, yaw = _drop_point(world, value, held)
-        if attr == 'above':
-            point = [point[0], point[1], point[2] + ABOVE_HEIGHT]
-        return _pose(point, yaw)
+        # The hand holds the object grasp_offset above its centre: the drop point is where the
+        # object's centre goes, so the hand goes that much higher.
+        lift = (grasp_offset(held) if held is not None else 0.0) + (
+            ABOVE_HEIGHT if attr == 'above' else 0.0
+        )
+        return _pose([point[0], point[1], point[2] + lift], yaw)
     raise StepError(f'unknown attribute {attr!r} of {value!r} in the motion template')
 
 

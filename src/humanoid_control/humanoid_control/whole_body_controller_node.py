@@ -1,0 +1,443 @@
+"""`whole_body_controller`: motion action servers around `WholeBodyController`.
+
+Wiring only (the robotics is in `humanoid_core.control.controller`):
+
+- subscribes `joint_states`, `imu`, `odom` (best effort sensor QoS) and ticks the controller on
+  `joint_states` messages, decimated to `control_rate` on their stamps (sim time in
+  simulation, so a faster-than-real-time simulator is followed correctly);
+- publishes each tick's command on `safety_supervisor/joint_trajectory` and
+  `safety_supervisor/gripper/{left,right}/command` (reliable; the safety supervisor forwards
+  accepted commands to the hardware);
+- action servers `move_hand`, `grasp`, `release`, `walk_to`, `look_at`, `go_to_posture`
+  (feedback while running, results with the actions' error codes; a new goal on the same
+  resource preempts the running one: PREEMPTED; cancel requests are honoured);
+- `cmd_vel` (geometry_msgs/Twist, body frame) walks at that velocity, stopping
+  `cmd_vel_timeout` s after the last message;
+- `safety/status` (latched): while e-stopped, goals end with ESTOPPED and nothing is sent;
+- `diagnostics` heartbeat (status 'whole_body_controller: controller') at `diagnostics_rate`
+  on the steady clock, as the safety supervisor requires.
+
+Run: `install/lib/humanoid_control/whole_body_controller [--ros-args -p control_rate:=100.0]`.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import time
+from typing import Any
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from geometry_msgs.msg import Twist
+from humanoid_core.control.controller import (
+    Activity,
+    ControllerConfig,
+    ErrorCode,
+    WholeBodyController,
+)
+from humanoid_core.control.kinematics import RobotKinematics
+from humanoid_planning.params import ParameterError, declare_parameters
+from nav_msgs.msg import Odometry
+import rclpy
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.clock import Clock, ClockType
+from rclpy.exceptions import ParameterException
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import Float64
+from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
+
+from humanoid_control import conversions as conv
+from humanoid_interfaces.action import GoToPosture, Grasp, LookAt, MoveHand, Release, WalkTo
+from humanoid_interfaces.msg import SafetyStatus
+
+NODE_NAME = 'whole_body_controller'
+HANDS = ('left', 'right')
+COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+LATCHED_QOS = QoSProfile(
+    depth=1,
+    history=HistoryPolicy.KEEP_LAST,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+)
+
+PARAMETERS = [
+    ('control_rate', 100.0, 'controller ticks per second of joint_states time, Hz', (10.0, 500.0)),
+    ('diagnostics_rate', 2.0, 'heartbeat on diagnostics, Hz (steady clock)', (1.0, 50.0)),
+    ('goal_timeout', 120.0, 'wall-clock limit of one action goal, s (then TIMEOUT)',
+     (1.0, 3600.0)),
+    ('position_tolerance', 0.01, 'move_hand success: grasp frame position error, m',
+     (0.001, 0.1)),
+    ('orientation_tolerance', 5.0, 'move_hand success: orientation error, deg', (0.1, 90.0)),
+    ('max_corrections', 3, 'closed-loop reach corrections from the measured hand pose', (0, 10)),
+    ('max_joint_velocity', 1.0, 'speed cap of planned joint moves, rad/s', (0.05, 10.0)),
+    ('max_joint_acceleration', 3.0, 'acceleration cap of planned joint moves, rad/s^2',
+     (0.1, 100.0)),
+    ('gravity_compensation', True, 'add servo gravity-sag offsets to arm/waist/neck targets',
+     None),
+    ('walk_position_tolerance', 0.15, 'walk_to default position tolerance, m', (0.01, 1.0)),
+    ('walk_angle_tolerance', 0.15, 'walk_to default heading tolerance, rad', (0.01, 3.2)),
+    ('retreat_distance', 0.25, 'step back from a table before walking elsewhere, m', (0.0, 1.0)),
+    ('cmd_vel_timeout', 0.5, 'stop walking this long after the last cmd_vel, s', (0.05, 10.0)),
+    ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
+    ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
+    ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
+]  # fmt: skip
+
+
+class WholeBodyControllerNode(Node):
+    """Wiring around `WholeBodyController` (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        p = declare_parameters(self, PARAMETERS)
+        self.params = p
+        try:
+            config = ControllerConfig(
+                control_dt=1.0 / p['control_rate'],
+                position_tolerance=p['position_tolerance'],
+                orientation_tolerance=math.radians(p['orientation_tolerance']),
+                max_corrections=p['max_corrections'],
+                max_joint_velocity=p['max_joint_velocity'],
+                max_joint_acceleration=p['max_joint_acceleration'],
+                gravity_compensation=p['gravity_compensation'],
+                walk_position_tolerance=p['walk_position_tolerance'],
+                walk_angle_tolerance=p['walk_angle_tolerance'],
+                retreat_distance=p['retreat_distance'],
+                cmd_vel_timeout=p['cmd_vel_timeout'],
+                fall_tilt=p['fall_tilt'],
+                fall_height=0.0,  # the pelvis height is estimated from the legs here
+                postures_file=p['postures_file'],
+                safety_file=p['limits_file'],
+            )
+            self.ctrl = WholeBodyController(config)
+        except (OSError, ValueError) as exc:
+            raise ParameterError(f'controller configuration: {exc}') from exc
+        self._period = 1.0 / p['control_rate']
+        self._next_tick: float | None = None
+        self._odom: Odometry | None = None
+        self._imu: Imu | None = None
+        self._ticks = 0
+        self._last_error = ''
+        self._stop = threading.Event()
+
+        pub = self.create_publisher
+        self.pub_traj = pub(JointTrajectoryMsg, 'safety_supervisor/joint_trajectory', COMMAND_QOS)
+        self.pub_grip = {
+            h: pub(Float64, f'safety_supervisor/gripper/{h}/command', COMMAND_QOS) for h in HANDS
+        }
+        self.pub_diag = pub(DiagnosticArray, 'diagnostics', COMMAND_QOS)
+
+        # The 250 Hz sensor streams go to a helper node on its own single-threaded executor:
+        # the action servers' executor then only wakes for goals (rclpy rebuilds its wait set,
+        # six action servers included, for every message it handles) and never busy-waits on
+        # a sensor callback group that is still running.
+        self._sensor_node = rclpy.create_node(
+            f'{self.get_name()}_sensors', namespace=self.get_namespace(),
+            context=self.context,
+        )  # fmt: skip
+        sub = self._sensor_node.create_subscription
+        sub(JointState, 'joint_states', self._on_joint_states, qos_profile_sensor_data)
+        sub(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
+        sub(Imu, 'imu', self._on_imu, qos_profile_sensor_data)
+        self._sensor_executor = SingleThreadedExecutor(context=self.context)
+        self._sensor_executor.add_node(self._sensor_node)
+        self._sensor_thread = threading.Thread(target=self._spin_sensors, daemon=True)
+        # The control loop runs in its own thread on the newest sensor data; the estimator
+        # has its own kinematics model (the controller's is used under its lock by goals).
+        self._latest: JointState | None = None
+        self._latest_lock = threading.Lock()
+        self._new_state = threading.Event()
+        self._estimator = RobotKinematics()
+        self._control_thread = threading.Thread(target=self._control_loop, daemon=True)
+        sub = self.create_subscription
+        others = MutuallyExclusiveCallbackGroup()
+        sub(Twist, 'cmd_vel', self._on_cmd_vel, COMMAND_QOS, callback_group=others)
+        sub(SafetyStatus, 'safety/status', self._on_safety, LATCHED_QOS, callback_group=others)
+
+        actions = ReentrantCallbackGroup()
+        self._servers = [
+            ActionServer(
+                self, action_type, name, execute_callback=callback,
+                goal_callback=lambda _goal: GoalResponse.ACCEPT,
+                cancel_callback=lambda _goal: CancelResponse.ACCEPT, callback_group=actions,
+            )
+            for action_type, name, callback in (
+                (MoveHand, 'move_hand', self._execute_move_hand),
+                (Grasp, 'grasp', self._execute_grasp),
+                (Release, 'release', self._execute_release),
+                (WalkTo, 'walk_to', self._execute_walk_to),
+                (LookAt, 'look_at', self._execute_look_at),
+                (GoToPosture, 'go_to_posture', self._execute_posture),
+            )
+        ]  # fmt: skip
+        # Heartbeat on the steady clock, so it keeps beating whatever the sim time does.
+        self._heartbeat = threading.Thread(target=self._heartbeat_loop, daemon=True)
+        self._heartbeat.start()
+        self.get_logger().info(
+            f'whole-body controller up: {p["control_rate"]:.0f} Hz, postures '
+            f'{sorted(self.ctrl.postures)}'
+        )
+
+    def start(self) -> None:
+        """Start the sensor and control threads (the caller spins this node's executor)."""
+        self._sensor_thread.start()
+        self._control_thread.start()
+
+    def _spin_sensors(self) -> None:
+        try:
+            while not self._stop.is_set() and rclpy.ok(context=self.context):
+                self._sensor_executor.spin_once(timeout_sec=0.1)
+        except (ExternalShutdownException, KeyboardInterrupt):
+            pass
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        for thread in (self._sensor_thread, self._control_thread):
+            if thread.is_alive():
+                thread.join(timeout=2.0)
+        self._sensor_executor.shutdown()
+        self._sensor_node.destroy_node()
+        super().destroy_node()
+
+    # --- sensors and ticking --------------------------------------------------------------
+    def _on_odom(self, msg: Odometry) -> None:
+        self._odom = msg
+
+    def _on_imu(self, msg: Imu) -> None:
+        self._imu = msg
+
+    def _on_joint_states(self, msg: JointState) -> None:
+        with self._latest_lock:
+            self._latest = msg
+        self._new_state.set()
+
+    def _control_loop(self) -> None:
+        """Tick on the newest joint_states (older ones are skipped, never queued), decimated
+        to `control_rate` on their stamps."""
+        while not self._stop.is_set():
+            if not self._new_state.wait(0.1):
+                continue
+            self._new_state.clear()
+            with self._latest_lock:
+                msg = self._latest
+            if msg is None or self._odom is None or self._imu is None:
+                continue
+            now = conv.time_to_sec(msg.header.stamp)
+            # The gap / clock-reset check first: after a sim/reset the stamps jump back to 0
+            # and must not be skipped as "too early" until sim time catches up again.
+            if self._next_tick is None or abs(now - self._next_tick) > 2.0 * self._period:
+                self._next_tick = now  # first tick, or a gap / clock reset
+            elif now < self._next_tick - 0.25 * self._period:
+                continue
+            self._next_tick += self._period
+            try:
+                measured = conv.measured_state(self._estimator, msg, self._odom, self._imu)
+                cmd = self.ctrl.tick(measured, now)
+            except ValueError as exc:
+                self._warn(f'bad sensor data: {exc}')
+                continue
+            self._ticks += 1
+            try:
+                if cmd.trajectory is not None:
+                    self.pub_traj.publish(conv.trajectory_to_msg(cmd.trajectory))
+                for hand, width in cmd.grippers.items():
+                    self.pub_grip[hand].publish(Float64(data=float(width)))
+            except Exception as exc:
+                if not self._stop.is_set():
+                    self._warn(f'publishing failed: {exc!r}')
+
+    def _warn(self, text: str) -> None:
+        if text != self._last_error:
+            self.get_logger().warning(text)
+            self._last_error = text
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        try:
+            self.ctrl.set_velocity(msg.linear.x, msg.linear.y, msg.angular.z)
+        except ValueError as exc:
+            self._warn(f'cmd_vel ignored: {exc}')
+
+    def _on_safety(self, msg: SafetyStatus) -> None:
+        self.ctrl.set_safety_status(msg.estopped, msg.holding, msg.reason)
+
+    def _heartbeat_loop(self) -> None:
+        period = 1.0 / self.params['diagnostics_rate']
+        clock = Clock(clock_type=ClockType.STEADY_TIME)
+        while not self._stop.wait(period):
+            if not rclpy.ok():
+                return
+            c = self.ctrl
+            level = DiagnosticStatus.OK
+            text = 'running'
+            if c.measured is None:
+                level, text = DiagnosticStatus.WARN, 'waiting for joint_states, odom and imu'
+            elif c.fallen:
+                level, text = DiagnosticStatus.ERROR, 'the robot has fallen'
+            elif c.estopped:
+                level, text = DiagnosticStatus.WARN, 'safety supervisor stops the robot'
+            values = {'mode': c.mode, 'ticks': self._ticks}
+            for res in ('body', 'head', 'left_gripper', 'right_gripper'):
+                act = c.activity(res)
+                values[res] = act.kind if act is not None else 'idle'
+            try:
+                self.pub_diag.publish(
+                    conv.diagnostics_msg(
+                        f'{NODE_NAME}: controller', level, text, values, clock.now().to_msg()
+                    )
+                )
+            except Exception as exc:
+                if rclpy.ok():
+                    self.get_logger().error(f'heartbeat failed: {exc!r}')
+                return
+
+    # --- actions --------------------------------------------------------------------------
+    def _run(self, goal_handle: Any, act: Activity, feedback: Any, fill: Any) -> Activity:
+        """Wait for `act`, publishing feedback (fill(feedback, act)); honour cancel."""
+        t0 = time.monotonic()
+        last = 0.0
+        while not act.done:
+            if goal_handle.is_cancel_requested:
+                self.ctrl.cancel(act)
+                break
+            if not goal_handle.is_active or not rclpy.ok():
+                self.ctrl.cancel(act)
+                break
+            if time.monotonic() - t0 > self.params['goal_timeout']:
+                self.ctrl.cancel(act)
+                act.code = None
+                act.finish(ErrorCode.TIMEOUT, f'goal took longer than '
+                           f'{self.params["goal_timeout"]:.0f} s')  # fmt: skip
+                break
+            if time.monotonic() - last > 0.1:
+                last = time.monotonic()
+                fill(feedback, act)
+                goal_handle.publish_feedback(feedback)
+            time.sleep(0.01)
+        return act
+
+    def _finish(self, goal_handle: Any, act: Activity, result: Any) -> Any:
+        code = act.code if act.code is not None else ErrorCode.FAILED
+        result.error_code = int(code)
+        result.message = act.message
+        if code == ErrorCode.SUCCESS:
+            goal_handle.succeed()
+        elif code == ErrorCode.PREEMPTED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        if code != ErrorCode.SUCCESS:
+            self.get_logger().info(f'{act.kind} ended {code.name}: {act.message}')
+        return result
+
+    def _execute_move_hand(self, goal_handle: Any) -> MoveHand.Result:
+        g = goal_handle.request
+        frame, position, quat = conv.pose_from_msg(g.target)
+        act = self.ctrl.move_hand(g.hand, position, quat, frame, g.position_only, g.duration)
+
+        def fill(fb: MoveHand.Feedback, a: Activity) -> None:
+            fb.progress = float(a.progress)
+            fb.position_error = float(a.feedback.get('position_error', math.nan))
+
+        self._run(goal_handle, act, MoveHand.Feedback(), fill)
+        result = MoveHand.Result()
+        result.position_error = float(act.result.get('position_error', math.nan))
+        result.orientation_error = float(act.result.get('orientation_error', math.nan))
+        return self._finish(goal_handle, act, result)
+
+    def _gripper_fill(self, fb: Any, a: Activity) -> None:
+        fb.width = float(a.feedback.get('width', math.nan))
+
+    def _execute_grasp(self, goal_handle: Any) -> Grasp.Result:
+        g = goal_handle.request
+        act = self.ctrl.grasp(g.hand, float(g.max_effort), g.object_id)
+        self._run(goal_handle, act, Grasp.Feedback(), self._gripper_fill)
+        result = Grasp.Result()
+        result.holding = bool(act.result.get('holding', False))
+        result.width = float(act.result.get('width', math.nan))
+        return self._finish(goal_handle, act, result)
+
+    def _execute_release(self, goal_handle: Any) -> Release.Result:
+        act = self.ctrl.release(goal_handle.request.hand)
+        self._run(goal_handle, act, Release.Feedback(), self._gripper_fill)
+        result = Release.Result()
+        result.width = float(act.result.get('width', math.nan))
+        return self._finish(goal_handle, act, result)
+
+    def _execute_walk_to(self, goal_handle: Any) -> WalkTo.Result:
+        g = goal_handle.request
+        act = self.ctrl.walk_to(g.x, g.y, g.theta, float(g.position_tolerance),
+                                float(g.angle_tolerance))  # fmt: skip
+
+        def fill(fb: WalkTo.Feedback, a: Activity) -> None:
+            fb.distance_remaining = float(a.feedback.get('distance_remaining', math.nan))
+            fb.progress = float(a.progress)
+
+        self._run(goal_handle, act, WalkTo.Feedback(), fill)
+        result = WalkTo.Result()
+        result.position_error = float(act.result.get('position_error', math.nan))
+        result.angle_error = float(act.result.get('angle_error', math.nan))
+        return self._finish(goal_handle, act, result)
+
+    def _execute_look_at(self, goal_handle: Any) -> LookAt.Result:
+        frame, point = conv.point_from_msg(goal_handle.request.target)
+        act = self.ctrl.look_at(point, frame)
+
+        def fill(fb: LookAt.Feedback, a: Activity) -> None:
+            fb.progress = float(a.progress)
+
+        self._run(goal_handle, act, LookAt.Feedback(), fill)
+        result = LookAt.Result()
+        result.angle_error = float(act.result.get('angle_error', math.nan))
+        return self._finish(goal_handle, act, result)
+
+    def _execute_posture(self, goal_handle: Any) -> GoToPosture.Result:
+        g = goal_handle.request
+        act = self.ctrl.go_to_posture(g.posture, float(g.duration))
+
+        def fill(fb: GoToPosture.Feedback, a: Activity) -> None:
+            fb.progress = float(a.progress)
+
+        self._run(goal_handle, act, GoToPosture.Feedback(), fill)
+        return self._finish(goal_handle, act, GoToPosture.Result())
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = None
+    executor = MultiThreadedExecutor(num_threads=8)
+    try:
+        node = WholeBodyControllerNode()
+        executor.add_node(node)
+        node.start()
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ParameterError, ParameterException) as exc:
+        print(f'{NODE_NAME}: bad parameter: {exc}', file=sys.stderr)
+        return 2
+    finally:
+        executor.shutdown()
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

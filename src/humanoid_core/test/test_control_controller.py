@@ -1,0 +1,219 @@
+"""WholeBodyController: activities, preemption, bad-input codes, fall/e-stop refusal, and short
+closed-loop runs against the MuJoCo lab scene (no ROS)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip('mink')
+
+from humanoid_core.control.balance import MeasuredState
+from humanoid_core.control.controller import (
+    Command,
+    ControllerConfig,
+    ErrorCode,
+    WholeBodyController,
+    estimate_pelvis_position,
+    load_postures,
+)
+from humanoid_core.planning.motion import top_down
+from humanoid_core.robot.description import ROBOT_INFO
+from humanoid_core.sim.backend import MujocoBackend
+from humanoid_core.sim.trajectory import validate_trajectory
+
+TARGET = (0.33, -0.16, 0.88)
+
+
+def _wxyz(yaw: float = 0.0) -> tuple[float, float, float, float]:
+    x, y, z, w = top_down(yaw)
+    return (w, x, y, z)
+
+
+class Loop:
+    """The controller ticking against the simulator, one 10 ms control period per tick."""
+
+    def __init__(self, **config) -> None:
+        self.sim = MujocoBackend('lab', seed=0, control_period=0.01)
+        self.ctrl = WholeBodyController(ControllerConfig(**config))
+        self.commands: list[Command] = []
+        for _ in range(30):
+            self.tick()
+
+    def measured(self) -> MeasuredState:
+        return MeasuredState.from_sim_state(self.sim.read_state())
+
+    def tick(self) -> None:
+        cmd = self.ctrl.tick(self.measured())
+        self.commands.append(cmd)
+        if cmd.trajectory is not None:
+            self.sim.set_trajectory(cmd.trajectory)
+        for hand, width in cmd.grippers.items():
+            self.sim.set_gripper(hand, width)
+        self.sim.step(1)
+
+    def run(self, act, timeout: float = 20.0):
+        t0 = self.sim.time
+        while not act.done and self.sim.time - t0 < timeout:
+            self.tick()
+        assert act.done, f'{act.kind} did not finish in {timeout} s'
+        return act
+
+    def body(self) -> np.ndarray:
+        st = self.sim.read_state()
+        return np.array([st.position_of(n) for n in ROBOT_INFO.body_joints])
+
+
+@pytest.fixture(scope='module')
+def loop() -> Loop:
+    return Loop()
+
+
+def test_postures_file_and_bad_postures(tmp_path) -> None:
+    postures = load_postures()
+    assert {'stand', 'home', 'hands_up'} <= set(postures)
+    bad = tmp_path / 'p.yaml'
+    bad.write_text('postures:\n  x: {no_such_joint: 1.0}\n')
+    with pytest.raises(ValueError, match='no_such_joint'):
+        load_postures(bad)
+
+
+def test_goal_before_any_measurement_fails_cleanly() -> None:
+    ctrl = WholeBodyController()
+    act = ctrl.move_hand('left', TARGET, _wxyz())
+    assert act.code == ErrorCode.FAILED and 'joint states' in act.message
+
+
+def test_bad_input_gives_invalid_goal(loop: Loop) -> None:
+    c = loop.ctrl
+    cases = [
+        c.move_hand('middle', TARGET, _wxyz()),
+        c.move_hand('left', (math.nan, 0.0, 1.0), _wxyz()),
+        c.move_hand('left', TARGET, (0.0, 0.0, 0.0, 0.0)),
+        c.move_hand('left', TARGET, _wxyz(), frame='map'),
+        c.go_to_posture('dance'),
+        c.walk_to(math.inf, 0.0, 0.0),
+        c.look_at((1.0, math.nan, 0.0)),
+        c.grasp('third'),
+    ]
+    for act in cases:
+        assert act.code == ErrorCode.INVALID_GOAL, (act.kind, act.message)
+    assert 'middle' in cases[0].message
+    assert 'dance' in cases[4].message and 'stand' in cases[4].message
+
+
+def test_collision_and_unreachable_targets_do_not_move(loop: Loop) -> None:
+    c = loop.ctrl
+    before = loop.body()
+    inside_table = c.move_hand('right', (0.45, 0.0, 0.6), _wxyz())
+    assert inside_table.code == ErrorCode.COLLISION and 'bench' in inside_table.message
+    inside_body = c.move_hand('right', (0.0, 0.0, 1.0), _wxyz())
+    assert inside_body.code == ErrorCode.COLLISION and 'body' in inside_body.message
+    far = c.move_hand('right', (2.0, -0.2, 1.0), _wxyz())
+    assert far.code == ErrorCode.UNREACHABLE, far.message
+    for _ in range(30):
+        loop.tick()
+    assert np.max(np.abs(loop.body() - before)) < 0.02
+    assert c.activity('body') is None
+
+
+def test_commands_are_valid_trajectories(loop: Loop) -> None:
+    limits = loop.sim.joint_limits
+    for cmd in loop.commands[-5:]:
+        assert cmd.trajectory is not None
+        validate_trajectory(cmd.trajectory, limits, loop.sim.time)
+        assert set(cmd.trajectory.joint_names) == set(ROBOT_INFO.body_joints)
+
+
+def test_move_hand_reaches_within_tolerance_then_preempt(loop: Loop) -> None:
+    c = loop.ctrl
+    act = loop.run(c.move_hand('right', TARGET, _wxyz()))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    T = c.hand_pose('right')  # FK of the measured joints
+    assert np.linalg.norm(T[:3, 3] - np.array(TARGET)) < 0.01
+    assert act.result['position_error'] < 0.01
+    # A new body goal preempts a running one.
+    first = c.go_to_posture('stand')
+    second = c.go_to_posture('home')
+    assert first.code == ErrorCode.PREEMPTED
+    loop.run(second)
+    assert second.code == ErrorCode.SUCCESS
+    loop.run(c.go_to_posture('stand'))
+
+
+def test_look_at_points_the_camera(loop: Loop) -> None:
+    c = loop.ctrl
+    point = (0.45, 0.15, 0.75)
+    act = loop.run(c.look_at(point))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    cam = loop.sim.camera_pose('head_camera')
+    axis = cam.matrix()[:3, 2]
+    d = np.array(point) - cam.position
+    angle = math.acos(float(axis @ d / np.linalg.norm(d)))
+    assert angle < math.radians(5.0)
+
+
+def test_grasp_on_nothing_fails_and_release_opens(loop: Loop) -> None:
+    c = loop.ctrl
+    act = loop.run(c.grasp('left', object_id='red_cube'))
+    assert act.code == ErrorCode.FAILED and 'nothing grasped' in act.message
+    plain = loop.run(c.grasp('left'))
+    assert plain.code == ErrorCode.SUCCESS and plain.result['holding'] is False
+    opened = loop.run(c.release('left'))
+    assert opened.code == ErrorCode.SUCCESS and opened.result['width'] > 0.08
+
+
+def test_estop_aborts_and_refuses(loop: Loop) -> None:
+    c = loop.ctrl
+    act = c.go_to_posture('hands_up')
+    loop.tick()
+    c.set_safety_status(True, True, 'estop')
+    assert act.code == ErrorCode.ESTOPPED
+    assert c.go_to_posture('stand').code == ErrorCode.ESTOPPED
+    cmd = c.tick(loop.measured())
+    assert cmd.trajectory is None  # nothing is streamed while e-stopped
+    c.set_safety_status(False)
+    loop.run(c.go_to_posture('stand'))
+
+
+def test_fallen_robot_refuses_goals() -> None:
+    ctrl = WholeBodyController()
+    sim = MujocoBackend('lab', seed=0, control_period=0.01)
+    m = MeasuredState.from_sim_state(sim.read_state())
+    ctrl.tick(m)
+    tilted = dataclasses.replace(
+        m, pelvis_quaternion=np.array([math.cos(0.5), math.sin(0.5), 0.0, 0.0])
+    )
+    act_before = ctrl.go_to_posture('stand')
+    ctrl.tick(tilted, m.time + 0.01)
+    assert ctrl.fallen and act_before.code == ErrorCode.FELL
+    refused = ctrl.walk_to(0.0, 0.0, 0.0)
+    assert refused.code == ErrorCode.FELL and 'fallen' in refused.message
+    ctrl.tick(m, m.time + 0.02)  # upright again (e.g. after a reset)
+    assert not ctrl.fallen
+    sim.close()
+
+
+def test_pelvis_height_estimate_matches_the_simulator() -> None:
+    sim = MujocoBackend('lab', seed=0, control_period=0.01)
+    sim.step(20)
+    m = MeasuredState.from_sim_state(sim.read_state())
+    ctrl = WholeBodyController()
+    est = estimate_pelvis_position(ctrl.kin, m.joint_positions, m.pelvis_position[:2],
+                                   m.pelvis_quaternion)  # fmt: skip
+    assert abs(est[2] - m.pelvis_position[2]) < 0.01
+    sim.close()
+
+
+@pytest.mark.slow
+def test_walk_backwards_short() -> None:
+    loop = Loop()
+    x0 = loop.measured().base_pose.x
+    act = loop.run(loop.ctrl.walk_to(x0 - 0.3, 0.0, 0.0), timeout=40.0)
+    assert act.code == ErrorCode.SUCCESS, act.message
+    base = loop.measured().base_pose
+    assert abs(base.x - (x0 - 0.3)) < 0.15
+    assert not loop.ctrl.fallen
