@@ -47,7 +47,7 @@ class Observer:
     ) -> None:
         from nav_msgs.msg import Odometry
         from rosgraph_msgs.msg import Clock
-        from sensor_msgs.msg import Image
+        from sensor_msgs.msg import Image, Imu
         from std_srvs.srv import Trigger
 
         from humanoid_interfaces.action import ExecuteTask
@@ -79,6 +79,8 @@ class Observer:
         n.create_subscription(WorldState, 'world_state', self._on_world, LATCHED)
         n.create_subscription(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
         n.create_subscription(Clock, 'clock', self._on_clock, qos_profile_sensor_data)
+        n.create_subscription(Imu, 'imu', self._on_imu, qos_profile_sensor_data)
+        self._tilt: float | None = None
         self.task_client: Any = ActionClient(n, ExecuteTask, 'execute_task')
         self.approve_client: Any = n.create_client(ApproveTask, 'approve_task')
         self.reset_client: Any = n.create_client(ResetSim, 'sim/reset')
@@ -109,6 +111,16 @@ class Observer:
         with self._lock:
             self.truth = truth
             self.truth_stamp = time.monotonic()
+
+    def _on_imu(self, msg: Any) -> None:
+        q = msg.orientation
+        # angle between the body z axis and the world z axis
+        cos_tilt = 1.0 - 2.0 * (q.x * q.x + q.y * q.y)
+        self._tilt = math.acos(max(-1.0, min(1.0, cos_tilt)))
+
+    def tilt(self) -> float | None:
+        """Pelvis tilt from vertical (rad) from the IMU; > ~0.6 means the robot fell."""
+        return self._tilt
 
     def _on_clock(self, msg: Any) -> None:
         self._sim_time = msg.clock.sec + msg.clock.nanosec * 1e-9

@@ -240,3 +240,22 @@ def test_effects_are_checked_after_each_step(observed):
     else:
         assert out.code == ErrorCode.EXECUTION_FAILED
         assert 'effects not observed' in out.message
+
+
+def test_optional_motion_failure_does_not_fail_the_step():
+    def expand_with_look(step, _world):
+        return [MotionCall('look_at', {}, optional=True), *expand(step, _world)]
+
+    motion = Motion(fail={'look_at': 99})
+    runner = TaskRunner(
+        world,
+        lambda *_a: PlanProposal(ErrorCode.SUCCESS, PLAN),
+        expand_with_look,
+        motion,
+        config=RunnerConfig(poll_s=0.01),
+    )
+    hooks = Hooks()
+    out = runner.run(TaskRequest('x'), hooks)
+    assert out.code == ErrorCode.SUCCESS, out.message
+    assert motion.calls.count('look_at') == 2
+    assert any('look_at skipped' in e[2] for e in hooks.events)

@@ -123,5 +123,6 @@ def expand(step: PlanStep, world: WorldSnapshot, registry: SkillRegistry) -> lis
     skill, hand = check_step(step, world, registry)
     hand = hand or resolve_hand(step, world)
     return [
-        MotionCall(t.action, _resolve(t.goal, step, world, hand), t.local) for t in skill.motion
+        MotionCall(t.action, _resolve(t.goal, step, world, hand), t.local, t.optional)
+        for t in skill.motion
     ]

@@ -82,6 +82,7 @@ class MotionTemplate:
     action: str
     goal: dict[str, Any]
     local: bool = False
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,7 +228,14 @@ class SkillRegistry:
                     f'{where}.motion[{i}]: unknown {"local " if local else ""}action '
                     f'{m["action"]!r}; valid: {", ".join(valid)}'
                 )
-            motion.append(MotionTemplate(str(m['action']), dict(m.get('goal') or {}), local))
+            motion.append(
+                MotionTemplate(
+                    str(m['action']),
+                    dict(m.get('goal') or {}),
+                    local,
+                    bool(m.get('optional', False)),
+                )
+            )
         return Skill(
             name=name,
             description=str(spec.get('description', '')),

@@ -76,3 +76,6 @@ class MotionCall:
     action: str
     goal: dict[str, Any]
     local: bool = False
+    optional: bool = False
+    """A failure of this call is reported but does not fail the step (e.g. looking at the
+    target before a grasp: perception already has it)."""

@@ -316,6 +316,15 @@ class TaskRunner:
                 f'{step.text}: {call.action}',
             )
             result = self.motion.execute(call, lambda: self._stop_code(hooks) is not None)
+            if not result.ok and call.optional and self._stop_code(hooks) is None:
+                hooks.feedback(
+                    TaskState.EXECUTING,
+                    plan,
+                    index,
+                    (index + (k + 1.0) / max(1, len(calls))) / len(plan.steps),
+                    f'{step.text}: {call.action} skipped ({result.code}: {result.message})',
+                )
+                continue
             if not result.ok:
                 return f'{call.action} returned {result.code}: {result.message}'
         return None
