@@ -71,12 +71,17 @@ class Stack:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, 'w', buffering=1)  # noqa: SIM115 - closed in stop()
+        from humanoid_bringup.launch.runner import die_with_parent
+
         self.proc = subprocess.Popen(
             self.command(),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=self.env,
             start_new_session=True,
+            # If this process dies without stop(), the launcher gets SIGINT and shuts the
+            # stack down cleanly instead of running on as an orphan.
+            preexec_fn=die_with_parent(os.getpid(), signal.SIGINT),
         )
 
     def alive(self) -> bool:

@@ -35,11 +35,12 @@ PR_SET_PDEATHSIG = 1
 TAIL_LINES = 20
 
 
-def _make_preexec(parent_pid: int):
+def die_with_parent(parent_pid: int, sig: int = signal.SIGKILL):
+    """A Popen ``preexec_fn`` that makes the child receive ``sig`` when its parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: async-signal-safe use
 
     def preexec() -> None:
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
         if os.getppid() != parent_pid:  # the launcher died between fork and prctl
             os._exit(1)
 
@@ -129,7 +130,7 @@ class Runner:
                 stderr=subprocess.STDOUT,
                 env=env,
                 process_group=0,
-                preexec_fn=_make_preexec(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
                 close_fds=True,
             )
         except OSError as exc:
