@@ -7,18 +7,16 @@ from collections.abc import Mapping
 import math
 from typing import Any
 
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PointStamped, PoseStamped
 from humanoid_core.control.balance import MeasuredState
 from humanoid_core.control.controller import estimate_pelvis_position
 from humanoid_core.control.kinematics import RobotKinematics
-from humanoid_core.sim.trajectory import JointTrajectory
+from humanoid_ros.trajectory import time_to_sec, trajectory_to_msg
 from nav_msgs.msg import Odometry
 import numpy as np
 from sensor_msgs.msg import Imu, JointState
-from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
-from trajectory_msgs.msg import JointTrajectoryPoint
 
 __all__ = [
     'diagnostics_msg',
@@ -28,15 +26,6 @@ __all__ = [
     'time_to_sec',
     'trajectory_to_msg',
 ]
-
-
-def time_to_sec(stamp: Time | Duration) -> float:
-    return float(stamp.sec) + float(stamp.nanosec) * 1e-9
-
-
-def _duration(seconds: float) -> Duration:
-    sec = math.floor(seconds)
-    return Duration(sec=int(sec), nanosec=min(round((seconds - sec) * 1e9), 999_999_999))
 
 
 def measured_state(
@@ -70,20 +59,6 @@ def measured_state(
         pelvis_linear_velocity=lin_world,
         angular_velocity=np.array([w.x, w.y, w.z], dtype=float),
     )
-
-
-def trajectory_to_msg(traj: JointTrajectory) -> JointTrajectoryMsg:
-    """Core trajectory -> message (zero stamp = start on receipt, like ros2_control)."""
-    msg = JointTrajectoryMsg()
-    msg.joint_names = list(traj.joint_names)
-    for p in traj.points:
-        point = JointTrajectoryPoint()
-        point.positions = [float(q) for q in p.positions]
-        if p.velocities is not None:
-            point.velocities = [float(v) for v in p.velocities]
-        point.time_from_start = _duration(p.time_from_start)
-        msg.points.append(point)
-    return msg
 
 
 def pose_from_msg(msg: PoseStamped) -> tuple[str, list[float], list[float]]:

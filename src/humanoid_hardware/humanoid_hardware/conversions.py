@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Pose as PoseMsg
-from humanoid_core.sim.trajectory import JointTrajectory, TrajectoryPoint
+
+# Re-exported: the trajectory conversion shared by every node lives in humanoid_ros.
+from humanoid_ros.trajectory import trajectory_from_msg as trajectory_from_msg
 from nav_msgs.msg import Odometry
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, Imu, JointState
-from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from humanoid_interfaces.msg import ObjectArray, ObjectState
 
@@ -155,19 +156,6 @@ def image_to_numpy(msg: Image) -> np.ndarray:
     if msg.encoding == '32FC1':
         return np.frombuffer(bytes(msg.data), '<f4').reshape(msg.height, msg.width)
     raise ValueError(f'unsupported image encoding {msg.encoding!r} (rgb8, 32FC1)')
-
-
-def trajectory_from_msg(msg: JointTrajectoryMsg) -> JointTrajectory:
-    """trajectory_msgs/JointTrajectory -> core type. An all-zero header stamp means "start
-    now" (start_time None), as for a ros2_control JointTrajectoryController."""
-    stamp = msg.header.stamp
-    start = None if (stamp.sec == 0 and stamp.nanosec == 0) else time_from_msg(stamp)
-    points = []
-    for p in msg.points:
-        vel = tuple(float(v) for v in p.velocities) if len(p.velocities) else None
-        t = p.time_from_start.sec + p.time_from_start.nanosec * 1e-9
-        points.append(TrajectoryPoint(tuple(float(q) for q in p.positions), vel, t))
-    return JointTrajectory(tuple(msg.joint_names), tuple(points), start)
 
 
 def object_array_msg(

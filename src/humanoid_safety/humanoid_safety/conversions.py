@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 import math
 
-from builtin_interfaces.msg import Duration, Time
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from humanoid_core.safety import SafetyState
-from humanoid_core.sim.trajectory import JointTrajectory, TrajectoryPoint
+from humanoid_ros.trajectory import time_to_sec, trajectory_from_msg, trajectory_to_msg
 from nav_msgs.msg import Odometry
 from std_msgs.msg import Header
-from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
-from trajectory_msgs.msg import JointTrajectoryPoint
 
 from humanoid_interfaces.msg import SafetyStatus
 
@@ -26,49 +24,6 @@ __all__ = [
     'trajectory_from_msg',
     'trajectory_to_msg',
 ]
-
-
-def time_to_sec(stamp: Time | Duration) -> float:
-    """A builtin_interfaces Time or Duration in seconds."""
-    return float(stamp.sec) + float(stamp.nanosec) * 1e-9
-
-
-def _duration(seconds: float) -> Duration:
-    sec = math.floor(seconds)
-    return Duration(sec=int(sec), nanosec=min(round((seconds - sec) * 1e9), 999_999_999))
-
-
-def trajectory_from_msg(msg: JointTrajectoryMsg) -> JointTrajectory:
-    """trajectory_msgs/JointTrajectory -> core type. A zero header stamp means "start now"
-    (start_time None), as for ros2_control; empty velocity lists mean no velocities."""
-    stamp = time_to_sec(msg.header.stamp)
-    points = tuple(
-        TrajectoryPoint(
-            positions=tuple(float(q) for q in p.positions),
-            velocities=tuple(float(v) for v in p.velocities) if len(p.velocities) else None,
-            time_from_start=time_to_sec(p.time_from_start),
-        )
-        for p in msg.points
-    )
-    return JointTrajectory(tuple(msg.joint_names), points, stamp if stamp > 0.0 else None)
-
-
-def trajectory_to_msg(traj: JointTrajectory, frame_id: str = '') -> JointTrajectoryMsg:
-    """Core type -> message; start_time None gives a zero stamp (start on receipt)."""
-    msg = JointTrajectoryMsg()
-    msg.header.frame_id = frame_id
-    if traj.start_time is not None:
-        sec = math.floor(traj.start_time)
-        msg.header.stamp = Time(sec=int(sec), nanosec=int((traj.start_time - sec) * 1e9))
-    msg.joint_names = list(traj.joint_names)
-    for p in traj.points:
-        point = JointTrajectoryPoint()
-        point.positions = [float(q) for q in p.positions]
-        if p.velocities is not None:
-            point.velocities = [float(v) for v in p.velocities]
-        point.time_from_start = _duration(p.time_from_start)
-        msg.points.append(point)
-    return msg
 
 
 def status_to_msg(state: SafetyState, stamp: Time) -> SafetyStatus:
