@@ -27,7 +27,9 @@ JOINT = 'right_elbow_joint'
 def stack(tmp_path_factory):
     log = tmp_path_factory.mktemp('launch_sim') / 'stack.log'
     st = Stack(
-        {'sim': 'mujoco', 'planner': 'none', 'headless': 'true'},
+        # controller:=false: this test commands the hardware topic directly; a running
+        # whole-body controller would keep commanding its own posture through the supervisor.
+        {'sim': 'mujoco', 'planner': 'none', 'headless': 'true', 'controller': 'false'},
         log,
         launch_file=ROOT / 'launch' / 'humanoid.launch.xml',
     )
