@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TASK ?= put the red cube in the tray
 
-.PHONY: setup build test lint typecheck pytest demo clean help
+.PHONY: setup build test test-e2e lint typecheck pytest demo clean help
 
 help:
 	@echo "make demo   - set up, launch the simulated stack and run a task (TASK=\"...\")"
@@ -30,7 +30,13 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	bash scripts/run_tests.sh
+	bash scripts/run_tests.sh -m "not e2e"
+
+# Whole-stack physical tests (a full pick-and-place, fault injection on the running stack):
+# they pass on a quiet machine but are timing-sensitive on 2 shared cores, so they are not
+# part of `make test` yet (see README, "Known problems").
+test-e2e: setup
+	bash scripts/run_tests.sh -m e2e
 
 demo: setup
 	$(VENV)/bin/humanoid demo --task "$(TASK)"

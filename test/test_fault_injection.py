@@ -50,7 +50,7 @@ from typing import Any
 import pytest
 from testutil import ROOT, Processes, ros_env, wait_for_line
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 rclpy = pytest.importorskip('rclpy')
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
