@@ -31,11 +31,12 @@ def test_status_reports_nodes_rates_and_health(processes):
     for proc, line in ((world, 'ready'), (joints, 'ready'), (sup, 'safety supervisor up')):
         wait_for_line(proc, line, timeout=60)
     wanted = {'/static_world_publisher', '/joint_publisher', '/safety_supervisor'}
-    for _attempt in range(3):  # discovery on a loaded machine can take a few seconds
+    for _attempt in range(5):  # discovery on a loaded machine can take a few seconds
         out = status('--json', '--duration', '2')
         report = json.loads(out.stdout)
         nodes = {n['node']: n for n in report['nodes']}
-        if wanted <= set(nodes) and report['safety']:
+        seen = {t['topic']: t.get('messages', 0) for t in report['topics']}
+        if wanted <= set(nodes) and report['safety'] and seen.get('/world_state'):
             break
     assert out.returncode == 1, out.stdout + out.stderr  # e-stop engaged, joint_states slow
     assert wanted <= set(nodes), out.stdout + '\n'.join(world.lines + joints.lines)
