@@ -37,7 +37,7 @@ from humanoid_core.control.controller import (
     WholeBodyController,
 )
 from humanoid_core.control.kinematics import RobotKinematics
-from humanoid_planning.params import ParameterError, declare_parameters
+from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
