@@ -23,9 +23,10 @@ happened, no process hangs, the stack recovers when the faulty part comes back):
 (c) stop the camera stream (kill the camera relay): the detector's diagnostics turn WARN naming
     the missing frames (`frame_timeout`), no objects are published, planning on the tracked
     world still answers; relay back -> diagnostics OK, detections and objects again.
-(d) e-stop while walking to the station: the task ends ESTOPPED at once, the supervisor holds,
-    the robot is still; release -> tasks and motions run again. The robot currently *falls*
-    when held mid-step (xfail with a dedicated exception, so every other check still counts).
+(d) e-stop while walking to the station: the task ends ESTOPPED at once; arms and head hold at
+    once, the legs finish the step and close the feet (the supervisor's controlled stop,
+    `walk_stop_time`), then every joint holds; the robot is upright and still; release ->
+    motions and tasks run again.
 
 Print what the robot did in each case with `pytest -s` (lines starting with `[fault]`).
 
@@ -512,17 +513,6 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
     assert wait_until(lambda: stack.obs.world_objects() >= before, 30), 'objects not back'
 
 
-class RobotFellError(AssertionError):
-    """The robot ended on the floor (a known finding, see test_estop_while_walking)."""
-
-
-@pytest.mark.xfail(
-    raises=RobotFellError,
-    strict=False,
-    reason='known finding: on e-stop the supervisor holds every joint at its measured position '
-    'mid-step and the robot tips over (measured: e-stop 0.1 m into the walk, tilt 0.11 rad '
-    '-> 1.5 rad); the walk should end its step / stand before the hold',
-)
 def test_estop_while_walking(stack: FaultStack) -> None:
     stack.reset()
     x0, y0, _, _ = stack.obs.robot()
@@ -547,25 +537,21 @@ def test_estop_while_walking(stack: FaultStack) -> None:
             base_moved_m=round(moved(), 3), ended_after_s=round(ended_after, 2),
             status=stack.status.reason, fell=fell)  # fmt: skip
     assert code == 'ESTOPPED', result.message
+    assert not fell, (
+        f'robot fell on e-stop mid-walk: tilt {stack.tilt:.2f} rad\n'
+        + stack.output('safety_supervisor', 400)
+        + '\n'
+        + stack.output('whole_body_controller', 15)
+    )
     assert stack.status.estopped and stack.status.holding
     assert speed < BODY_VELOCITY_STILL, f'robot still moving: {speed:.3f} rad/s'
     refused = stack.obs.run_task('walk to the station', timeout=60)
     assert refused is not None and error_name(refused.error_code) == 'ESTOPPED'
-    # Release: the stack works again (from the nominal scene: a fallen robot is reset).
+    # Release: the stack works again, where the robot stopped.
     stack.estop_pub.publish(Bool(data=False))
     assert wait_until(stack.healthy, 15), stack.status
+    look = stack.look(0.45, -0.15, 0.75)
+    assert look.error_code == LookAt.Result.SUCCESS, look.message
     stack.reset()
-    # Planning on places only: after a fall the world model holds phantom objects (detections
-    # made with a wrong camera pose while the robot lay on the floor, e.g. a second tray 'tray_3'
-    # -> AMBIGUOUS) that survive sim/reset and even a world_model restart right after it;
-    # reported as a finding, not part of the e-stop recovery checked here.
     again = stack.obs.run_task('walk to the station', dry_run=True, timeout=60)
     assert again is not None and error_name(again.error_code) == 'SUCCESS', again.message
-    if not fell:
-        look = stack.look(0.45, -0.15, 0.75)
-        assert look.error_code == LookAt.Result.SUCCESS, look.message
-    if fell:
-        # After a fall a sim/reset does not recover the robot: the supervisor's hold target is
-        # the fallen joint configuration and the controller sends nothing while fallen, so the
-        # reset robot is pulled back down (look_at: 'refused: the robot has fallen').
-        raise RobotFellError(f'robot fell on e-stop mid-walk: tilt {stack.tilt:.2f} rad')

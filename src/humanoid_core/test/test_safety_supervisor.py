@@ -203,6 +203,70 @@ def test_estop_holds_latches_and_releases(core):
     assert not core.state().holding
 
 
+LEGS_WAIST = tuple(ROBOT_INFO.legs) + tuple(ROBOT_INFO.waist)
+
+
+def _gait_cmd(knee: float, t: float = 0.1, names=None):
+    """A body command moving the left knee by `knee` rad within `t` s (a walking step)."""
+    names = names or tuple(ROBOT_INFO.body_joints)
+    return arm_traj(({'left_knee_joint': STAND['left_knee_joint'] + knee}, t), names=names)
+
+
+def test_estop_while_walking_lets_the_legs_finish_the_step(limits, kinematics):
+    core = SupervisorCore(limits, 0.0, watchdog_timeout=0.5, kinematics=kinematics,
+                          walk_stop_time=2.0)  # fmt: skip
+    core.update_joint_state(list(STAND), list(STAND.values()), None, 0.0)
+    assert core.check_trajectory(_gait_cmd(0.04), now=0.0).accepted  # 0.4 rad/s: walking
+    assert core.legs_moving(0.9) and not core.legs_moving(1.1)  # walking_window 1 s
+    hold = core.engage_estop(now=0.1, source='test')
+    assert hold is not None
+    assert set(hold.joint_names) == set(ROBOT_INFO.body_joints) - set(LEGS_WAIST)
+    state = core.state()
+    assert state.estopped and core.stopping_gait and 'controlled stop' in state.reason
+    # a full-body command: only its legs and waist pass, still checked
+    v = core.check_trajectory(_gait_cmd(0.04), now=0.2)
+    assert v.accepted and set(v.trajectory.joint_names) == set(LEGS_WAIST)
+    assert 'velocity limit' in core.check_trajectory(_gait_cmd(1.0, t=0.01), now=0.25).reason
+    # arms alone: rejected; grippers stay blocked
+    assert 'controlled stop' in core.check_trajectory(arm_traj(({}, 1.0)), now=0.3).reason
+    assert 'e-stop engaged' in core.check_gripper('left', 0.05)
+    # the gait keeps streaming (slowly in double support): no hold yet; once the controller
+    # stops streaming (it stands), every joint holds after stop_idle (0.2 s)
+    assert core.tick(0.3) is None
+    assert core.check_trajectory(_gait_cmd(0.0, t=0.1), now=0.4).accepted  # feet closing
+    assert core.tick(0.55) is None
+    full = core.tick(0.61)
+    assert full is not None and set(full.joint_names) == set(ROBOT_INFO.body_joints)
+    assert not core.stopping_gait and core.state().reason == 'estop (from test)'
+    assert 'e-stop engaged' in core.check_trajectory(_gait_cmd(0.0), now=0.6).reason
+
+
+def test_controlled_stop_is_bounded_in_time(limits, kinematics):
+    core = SupervisorCore(limits, 0.0, walk_stop_time=1.0, watchdog_timeout=5.0,
+                          kinematics=kinematics)  # fmt: skip
+    core.update_joint_state(list(STAND), list(STAND.values()), None, 0.0)
+    core.check_trajectory(_gait_cmd(0.04), now=0.0)
+    core.engage_estop(now=0.05)
+    t, full = 0.05, None
+    while full is None and t < 3.0:  # a gait that never stops stepping
+        sign = 1.0 if int(t * 10) % 2 else -1.0
+        core.update_joint_state(list(STAND), list(STAND.values()), None, t)
+        assert core.check_trajectory(_gait_cmd(0.04 * sign), now=t).accepted
+        t = round(t + 0.05, 3)
+        full = core.tick(t)
+    assert full is not None and 1.0 <= t - 0.05 <= 1.06
+
+
+def test_estop_while_standing_or_without_walk_stop_holds_everything(limits, kinematics):
+    for walk_stop_time, moving in ((2.0, False), (0.0, True)):
+        core = SupervisorCore(limits, 0.0, kinematics=kinematics, walk_stop_time=walk_stop_time)
+        core.update_joint_state(list(STAND), list(STAND.values()), None, 0.0)
+        core.check_trajectory(_gait_cmd(0.04 if moving else 0.001), now=0.0)
+        hold = core.engage_estop(now=0.1)
+        assert hold is not None and set(hold.joint_names) == set(ROBOT_INFO.body_joints)
+        assert not core.stopping_gait
+
+
 def test_watchdog_holds_after_the_trajectory_end_plus_timeout(core):
     assert core.tick(10.0) is None  # not armed before the first command
     assert core.check_trajectory(arm_traj(({}, 1.0)), now=0.0).accepted

@@ -192,7 +192,13 @@ class WorldModelNode(Node):
         visible = self.update_robot()
         stamp = conv.stamp_to_sec(msg.header.stamp)
         self.clock_ref = (stamp, self.now())
+        resets = self.model.resets
         self.model.update([conv.object_from_msg(o) for o in msg.objects], stamp, visible)
+        if self.model.resets != resets:
+            self.get_logger().warning(
+                f'time jumped back to {stamp:.2f} s (simulator reset?): world model restarted '
+                'from the scene priors'
+            )
         self.publish()
 
     def on_tick(self) -> None:

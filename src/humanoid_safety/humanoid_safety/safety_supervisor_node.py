@@ -86,6 +86,12 @@ PARAMETERS: dict[str, tuple[object, str, tuple[float, float] | None]] = {
         None,
     ),
     'start_tolerance': (0.1, 's a trajectory start stamp may lie in the past', (0.0, 10.0)),
+    'walk_stop_time': (
+        5.0,
+        's an e-stop while walking lets the legs finish the step before the hold (0 = hold '
+        'every joint at once; arms and head always hold at once)',
+        (0.0, 10.0),
+    ),
     'check_rate': (50.0, 'Hz of the watchdog/heartbeat/effort check', (1.0, 1000.0)),
     'status_rate': (2.0, 'Hz of the safety/status and diagnostics republish', (0.1, 50.0)),
 }
@@ -112,6 +118,7 @@ class SafetySupervisorNode(Node):
             hold_time=p['hold_time'],
             kinematics=kinematics,
             start_tolerance=p['start_tolerance'],
+            walk_stop_time=p['walk_stop_time'],
         )
         self._base_pose: tuple[float, float, float] | None = None
         self._last_state: SafetyState | None = None
@@ -206,7 +213,10 @@ class SafetySupervisorNode(Node):
         self._flush_joint_state()
         traj = conv.trajectory_from_msg(msg)
         verdict = self.core.check_trajectory(traj, self._now(), base_pose=self._base_pose)
-        if verdict.accepted:
+        if verdict.trajectory is not None:
+            if verdict.trajectory.joint_names != traj.joint_names:
+                # controlled stop: only the legs' part of the command passes
+                msg = conv.trajectory_to_msg(verdict.trajectory)
             self.pub_trajectory.publish(msg)
         else:
             self.get_logger().error(f'rejected trajectory: {verdict.reason}')
@@ -281,9 +291,13 @@ class SafetySupervisorNode(Node):
 
     def _on_check(self) -> None:
         self._flush_joint_state()
+        report = self.core.controlled_stop_report
         hold = self.core.tick(self._now(), heartbeat_now=time.monotonic())
         if hold is not None:
-            self._publish_hold(hold, self.core.state().reason)
+            why = self.core.state().reason
+            if self.core.controlled_stop_report != report:
+                why += f' ({self.core.controlled_stop_report})'
+            self._publish_hold(hold, why)
         self._publish_status()
 
     def _on_status_timer(self) -> None:

@@ -35,7 +35,10 @@ below `fall_height` m: running activities end `FELL` and new goals are refused w
 until it is upright again. `set_safety_status(estopped, holding, reason)` mirrors the
 supervisor: while e-stopped (or held for a dead node) activities end `ESTOPPED`, goals are
 refused and nothing is streamed (the reference follows the measured joints so that commands
-resume smoothly). Bad input (NaN, unknown hand/frame/posture) gives `INVALID_GOAL`; a hand
+resume smoothly). An e-stop while walking is a controlled stop: the gait finishes its committed
+step and closes the feet (`walking.stop()`), streaming only that, then stops streaming; the
+supervisor lets only the leg and waist part of those commands through, for a bounded time.
+Bad input (NaN, unknown hand/frame/posture) gives `INVALID_GOAL`; a hand
 target that IK cannot reach gives `UNREACHABLE` and the robot does not move; a target inside a
 keep-out box (tables, from config/safety.yaml) or inside the robot's body gives `COLLISION`.
 
@@ -318,6 +321,7 @@ class WholeBodyController:
         self.now = 0.0
         self.fallen = False
         self.estopped = False
+        self._gait_stopping = False
         self._safety_reason = ''
         self._last_cmd_vel = -math.inf
         self._velocity_cmd: tuple[float, float, float] | None = None
@@ -343,11 +347,20 @@ class WholeBodyController:
     def set_safety_status(self, estopped: bool, holding: bool = False, reason: str = '') -> None:
         """Mirror the safety supervisor's state (`safety/status`)."""
         with self._lock:
+            was_blocked = self.estopped
             blocked = bool(estopped) or (bool(holding) and reason.startswith('dead'))
             self.estopped = blocked
             self._safety_reason = 'e-stop engaged' if estopped else reason
-            if blocked:
+            if blocked and not was_blocked:
+                walking = self._mode == 'walk' and self.walking.walking and not self.fallen
                 self._abort_all(ErrorCode.ESTOPPED, f'safety supervisor: {self._safety_reason}')
+                if walking and estopped:
+                    # controlled stop: put the swing foot down and close the feet first
+                    self.walking.stop()
+                    self._mode = 'walk'
+                    self._gait_stopping = True
+            elif not blocked:
+                self._gait_stopping = False
 
     # --- activity plumbing ----------------------------------------------------------------
     def _new(self, kind: str, resource: str) -> Activity:
@@ -953,6 +966,11 @@ class WholeBodyController:
             if fallen and not self.fallen:
                 self._abort_all(ErrorCode.FELL, 'the robot fell')
             self.fallen = fallen
+            if self._gait_stopping and self._ref is not None and not self.fallen:
+                self._update_body()  # the controlled stop of the gait (see set_safety_status)
+                if self.walking.walking:
+                    return Command(self._trajectory(), {})
+                self._gait_stopping = False
             if self._ref is None or self.fallen or self.estopped:
                 self._resync(qm_body)
                 return Command(None, self._gripper_commands(force=self._ref is None))

@@ -2,12 +2,17 @@
 
 `WorldModel` keeps one `Track` per object. Each detection batch (one camera frame) is
 associated with the tracks (same label, nearest first within `match_radius`; a label with a
-single track re-identifies it at any distance, so an object moved while unseen keeps its id).
+single track re-identifies it at any distance, so an object moved while unseen keeps its id;
+such a jump needs `jump_hits` consecutive frames that agree on the new place, so one spurious
+detection - the robot's own grey arm taken for the tray - does not teleport a tracked object).
 Tracks not seen in a frame where they should have been visible (the caller's `visible`
 predicate: inside the camera view) keep their state for `occlusion_grace` seconds, then lose
 confidence exponentially and are removed below `expire_confidence` or after
 `max_unseen_in_view`; tracks out of view persist (`max_unseen_out_of_view`, 0 = forever).
 Held objects (gripper closed around them at the grasp frame) follow the hand and never expire.
+Time going backwards by more than `time_jump_reset` s (a simulator reset restarts its clock at
+0; a replayed log loops) starts the model afresh from the scene priors, like tf2 clearing its
+buffer on a jump back in time: tracks stamped in the old timeline would never age out.
 Relations (`in`, `on`, `held_by`, `near`) come from `humanoid_core.world.geometry.refresh`.
 No rclpy: time is passed in by the caller.
 """
@@ -51,6 +56,10 @@ class TrackerConfig:
     """Seconds after which an in-view track not seen is removed whatever its confidence."""
     max_unseen_out_of_view: float = 0.0
     """Seconds after which a track out of view is removed (0 = never)."""
+    jump_hits: int = 3
+    """Consecutive frames that must place a tracked object (re-identified by its unique label)
+    farther than `match_radius` from its track before the track moves there (1 = at once).
+    A scene prior's first sighting moves it at once."""
     held_radius: float = 0.07
     """Max distance (m) of an object's centre from a grasp frame for it to be held."""
     grip_margin: float = 0.015
@@ -59,6 +68,9 @@ class TrackerConfig:
     """Gripper narrower than this holds nothing (closed on air)."""
     position_tolerance: float = 0.01
     """Moves (m) smaller than this are not a change worth publishing."""
+    time_jump_reset: float = 1.0
+    """Time (detection stamps, `tick`) moving backwards by more than this (s) resets the model
+    to its scene priors (0 = never)."""
     max_unseen_container: float = 30.0
     """Seconds a container (tray, bin) missed while in view keeps its state before it is
     removed (no confidence decay meanwhile). Containers are large and rarely moved; they are
@@ -73,6 +85,8 @@ class TrackerConfig:
             raise ValueError(f'smoothing must be in (0, 1], got {self.smoothing}')
         if self.min_hits < 1:
             raise ValueError(f'min_hits must be >= 1, got {self.min_hits}')
+        if self.jump_hits < 1:
+            raise ValueError(f'jump_hits must be >= 1, got {self.jump_hits}')
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,10 @@ class Track:
     """Unseen time (s) up to which the confidence decay has been applied."""
     confirmed: bool = False
     """Reported in snapshots (a scene prior, or seen min_hits times); stays so."""
+    jump_to: tuple[float, float, float] | None = None
+    """Where re-identifications far from the track currently place it, and how many
+    consecutive frames did (`jump_count`)."""
+    jump_count: int = 0
 
     @property
     def id(self) -> str:
@@ -157,17 +175,30 @@ class WorldModel:
         self.config = config or TrackerConfig()
         self.config.check()
         self.places = dict(places)
-        self.tracks: dict[str, Track] = {}
-        for obj in priors:
-            info = replace(obj, confidence=min(obj.confidence, prior_confidence))
-            t0 = 0.0 if now is None else now
-            self.tracks[obj.id] = Track(info, t0, t0, hits=0, prior=True, confirmed=True)
+        self._priors = tuple(priors)
+        self._prior_confidence = prior_confidence
+        self.resets = 0
+        """How many times a jump back in time restarted the model."""
         self.robot_pose: tuple[float, float, float] = (0.0, 0.0, 0.0)
         self.hands: dict[str, HandState | None] = {h: None for h in HANDS}
+        self._last_snapshot: WorldSnapshot | None = None
+        self._restart(now)
+
+    def _restart(self, now: float | None) -> None:
+        self.tracks: dict[str, Track] = {}
+        for obj in self._priors:
+            info = replace(obj, confidence=min(obj.confidence, self._prior_confidence))
+            t0 = 0.0 if now is None else now
+            self.tracks[obj.id] = Track(info, t0, t0, hits=0, prior=True, confirmed=True)
         # priors count as seen at `now`, or at the first update/tick when now is None
         self._started = now is not None
         self.stamp = 0.0 if now is None else now
-        self._last_snapshot: WorldSnapshot | None = None
+
+    def _check_time(self, now: float) -> None:
+        jump = self.config.time_jump_reset
+        if self._started and jump > 0.0 and now < self.stamp - jump:
+            self._restart(now)
+            self.resets += 1
 
     # -- inputs ----------------------------------------------------------------------------
     def set_robot_pose(self, x: float, y: float, yaw: float) -> None:
@@ -217,6 +248,7 @@ class WorldModel:
         should have been seen in this frame (None: every track should have)."""
         cfg = self.config
         dets = list(detections)
+        self._check_time(stamp)
         self._start(stamp)
         self.stamp = max(self.stamp, stamp)
         matched_tracks: set[str] = set()
@@ -236,15 +268,23 @@ class WorldModel:
             self._correct(self.tracks[tid], dets[i], stamp)
             matched_dets.add(i)
             matched_tracks.add(tid)
-        # re-identify by unique label at any distance (moved while unseen)
+        # re-identify by unique label at any distance (moved while unseen), once confirmed
+        jumping: set[str] = set()
         for i, d in enumerate(dets):
             if i in matched_dets:
                 continue
             same = [t for t in self.tracks.values() if t.info.label == d.label]
-            if len(same) == 1 and same[0].id not in matched_tracks:
-                self._correct(same[0], d, stamp, jump=True)
+            if len(same) == 1 and same[0].id not in matched_tracks | jumping:
+                t = same[0]
                 matched_dets.add(i)
-                matched_tracks.add(same[0].id)
+                if self._confirm_jump(t, d):
+                    self._correct(t, d, stamp, jump=True)
+                    matched_tracks.add(t.id)
+                else:
+                    jumping.add(t.id)
+        for t in self.tracks.values():
+            if t.id not in jumping:
+                t.jump_to, t.jump_count = None, 0
         for i, d in enumerate(dets):
             if i in matched_dets:
                 continue
@@ -262,6 +302,7 @@ class WorldModel:
 
     def tick(self, now: float, visible: Visible | None = None) -> None:
         """Age tracks with no new frame (camera stalled or bad input) up to `now`."""
+        self._check_time(now)
         self._start(now)
         self.stamp = max(self.stamp, now)
         self._age(now, visible, seen=set())
@@ -272,6 +313,20 @@ class WorldModel:
             self._started = True
             for t in self.tracks.values():
                 t.first_seen = t.last_seen = now
+
+    def _confirm_jump(self, track: Track, det: ObjectInfo) -> bool:
+        """Count a far re-identification of `track`; True once `jump_hits` consecutive frames
+        agree (within `match_radius`) on where it went."""
+        if (track.prior and track.hits == 0) or track.held_by is not None:
+            return True
+        if track.jump_to is not None and (
+            math.dist(track.jump_to, det.position) <= self.config.match_radius
+        ):
+            track.jump_count += 1
+        else:
+            track.jump_count = 1
+        track.jump_to = det.position
+        return track.jump_count >= self.config.jump_hits
 
     def _correct(self, track: Track, det: ObjectInfo, stamp: float, jump: bool = False) -> None:
         a = 1.0 if (jump or (track.prior and track.hits == 0)) else self.config.smoothing
@@ -291,6 +346,7 @@ class WorldModel:
         track.prior = False
         track.confirmed = track.confirmed or track.hits >= self.config.min_hits
         track.decayed_until = 0.0
+        track.jump_to, track.jump_count = None, 0
         if track.held_by is not None:
             hand = self.hands.get(track.held_by)
             if hand is not None:

@@ -17,6 +17,16 @@ caller's clock: sim time in simulation), so tests drive it on a fake clock.
   core returns a hold trajectory (one point at the measured positions, zero velocities) for
   the caller to publish once. E-stop is latched until `release_estop`; a watchdog/effort hold
   ends with the next valid command; a heartbeat hold ends when every required node is back.
+- E-stop while walking (`walk_stop_time` > 0): freezing a biped mid-step (one foot in the air,
+  the centre of mass moving) tips it over, so when leg commands were moving the legs
+  (`walking_velocity`) within the last `walking_window` s, the e-stop is a controlled stop
+  (like IEC 60204-1 stop category 2): arms, head and grippers hold at once; leg and waist
+  commands are still accepted - and still checked against every limit - for at most
+  `walk_stop_time` s so the gait can put the swing foot down and close the feet; then, or as
+  soon as no command came for `stop_idle` s (the controller stops streaming once it stands),
+  every joint holds at its measured position. Any other
+  joint in a command during that window is dropped from it. `walk_stop_time` = 0 holds
+  everything at once.
 - Watchdog (like ros2_control's `cmd_timeout`): armed by an accepted command; fires when no
   new command arrived `watchdog_timeout` s after the end of the last accepted trajectory.
 - Heartbeats: `note_heartbeat(node, now)`; a required node is dead when it was seen and then
@@ -80,6 +90,9 @@ class _Bookkeeping:
     over_effort_since: dict[str, float] = field(default_factory=dict)
     positions: dict[str, float] = field(default_factory=dict)
     positions_time: float | None = None
+    legs_moving_at: float | None = None
+    controlled_stop_until: float | None = None
+    last_command_at: float | None = None
     last_rejection: str = ''
     rejected: int = 0
     accepted: int = 0
@@ -100,12 +113,20 @@ class SupervisorCore:
         hold_time: float = 0.0,
         kinematics: HandKinematics | None = None,
         start_tolerance: float = 0.05,
+        walk_stop_time: float = 0.0,
+        walking_velocity: float = 0.3,
+        walking_window: float = 1.0,
+        stop_idle: float = 0.2,
     ) -> None:
         for name, value in (
             ('watchdog_timeout', watchdog_timeout),
             ('heartbeat_timeout', heartbeat_timeout),
             ('startup_grace', startup_grace),
             ('hold_time', hold_time),
+            ('walk_stop_time', walk_stop_time),
+            ('walking_velocity', walking_velocity),
+            ('walking_window', walking_window),
+            ('stop_idle', stop_idle),
         ):
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f'{name} must be a finite number >= 0, got {value}')
@@ -123,6 +144,12 @@ class SupervisorCore:
         self.start = float(now)
         self._b = _Bookkeeping()
         self._hold_joints = tuple(n for n in limits.joints if n not in set(ROBOT_INFO.grippers))
+        self.walk_stop_time = float(walk_stop_time)
+        self.walking_velocity = float(walking_velocity)
+        self.walking_window = float(walking_window)
+        self.stop_idle = float(stop_idle)
+        self.controlled_stop_report = ''
+        self._gait_joints = frozenset(ROBOT_INFO.legs) | frozenset(ROBOT_INFO.waist)
 
     # ---------------------------------------------------------------- state
     @property
@@ -132,6 +159,17 @@ class SupervisorCore:
     @property
     def holding(self) -> bool:
         return bool(self._b.holds)
+
+    @property
+    def stopping_gait(self) -> bool:
+        """In the controlled stop of an e-stop while walking (legs may still move)."""
+        return self._b.controlled_stop_until is not None
+
+    def legs_moving(self, now: float) -> bool:
+        """Accepted commands moved a leg faster than `walking_velocity` within the last
+        `walking_window` s."""
+        t = self._b.legs_moving_at
+        return t is not None and now - t <= self.walking_window
 
     @property
     def dead_nodes(self) -> tuple[str, ...]:
@@ -197,6 +235,15 @@ class SupervisorCore:
         if self.estopped:
             return None
         detail = 'estop' + (f' (from {source})' if source else '')
+        if self.walk_stop_time > 0.0 and self.legs_moving(now):
+            self._b.controlled_stop_until = now + self.walk_stop_time
+            self._b.last_command_at = now
+            detail += (
+                f'; walking: controlled stop, the legs finish the step (at most '
+                f'{self.walk_stop_time:g} s) before the hold'
+            )
+            self._b.holds['estop'] = detail
+            return self.hold_trajectory(exclude=self._gait_joints)
         return self._start_hold('estop', detail, force=True)
 
     def release_estop(self, now: float) -> bool:
@@ -205,6 +252,7 @@ class SupervisorCore:
         if not self.estopped:
             return False
         del self._b.holds['estop']
+        self._b.controlled_stop_until = None
         self._b.watchdog_deadline = None
         return True
 
@@ -217,11 +265,23 @@ class SupervisorCore:
         event, and sim time jumps when the simulator's /clock first arrives.
         """
         hb_now = now if heartbeat_now is None else heartbeat_now
+        hold = None
+        until = self._b.controlled_stop_until
+        last = self._b.last_command_at
+        idle = last is not None and now - last > self.stop_idle
+        if until is not None and (now >= until or idle):
+            # the gait has stopped (or ran out of time): hold every joint where it is
+            self._b.controlled_stop_until = None
+            base = self._b.holds['estop'].split(';')[0]
+            took = now - (until - self.walk_stop_time)
+            why = 'time limit' if now >= until else f'no command for {self.stop_idle:g} s'
+            self.controlled_stop_report = f'controlled stop ended after {took:.2f} s ({why})'
+            self._b.holds['estop'] = base
+            hold = self.hold_trajectory()
         if self._hb_start is None:
             # Grace period counts from construction, or from the first tick on a separate
             # heartbeat clock.
             self._hb_start = self.start if heartbeat_now is None else heartbeat_now
-        hold = None
         dead = []
         for node in self.required_nodes:
             seen = self._b.last_seen.get(node)
@@ -259,10 +319,10 @@ class SupervisorCore:
             return None
         return self.hold_trajectory()
 
-    def hold_trajectory(self) -> JointTrajectory | None:
-        """One point at the measured positions (grippers excluded), zero velocities; None
-        without a joint state."""
-        names = tuple(n for n in self._hold_joints if n in self._b.positions)
+    def hold_trajectory(self, exclude: frozenset[str] = frozenset()) -> JointTrajectory | None:
+        """One point at the measured positions (grippers and `exclude` left out), zero
+        velocities; None without a joint state."""
+        names = tuple(n for n in self._hold_joints if n in self._b.positions and n not in exclude)
         if not names:
             return None
         point = TrajectoryPoint(
@@ -280,7 +340,7 @@ class SupervisorCore:
         return Verdict(None, reason)
 
     def _blocked(self) -> str:
-        if self.estopped:
+        if self.estopped and not self.stopping_gait:
             return 'e-stop engaged: commands are rejected until it is released'
         if 'heartbeat' in self._b.holds:
             return f'required nodes are dead {list(self._b.dead)}: commands are rejected'
@@ -292,6 +352,8 @@ class SupervisorCore:
         blocked = self._blocked()
         if blocked:
             return blocked
+        if self.estopped:  # the controlled stop of the gait moves legs, never grippers
+            return 'e-stop engaged: commands are rejected until it is released'
         if hand not in ('left', 'right'):
             return f"unknown hand {hand!r}; hands: ['left', 'right']"
         if not math.isfinite(width):
@@ -313,6 +375,11 @@ class SupervisorCore:
         blocked = self._blocked()
         if blocked:
             return self.reject(blocked)
+        if self.stopping_gait:
+            traj = self._gait_only(traj)
+            if not traj.joint_names:
+                return self.reject('e-stop engaged (controlled stop of the gait): only leg and '
+                                   'waist commands pass until the feet are down')  # fmt: skip
         current = self._b.positions if current_positions is None else current_positions
         try:
             reason = self._check(traj, now, current, base_pose)
@@ -333,7 +400,48 @@ class SupervisorCore:
                 continue
             self._b.holds.pop(key, None)
         self._b.accepted += 1
+        self._b.last_command_at = now
+        if self._moves_legs(validated, current):
+            self._b.legs_moving_at = now
         return Verdict(validated)
+
+    def _gait_only(self, traj: JointTrajectory) -> JointTrajectory:
+        """`traj` restricted to leg and waist joints (malformed input is left to the checks)."""
+        try:
+            keep = [i for i, n in enumerate(traj.joint_names) if n in self._gait_joints]
+            if len(keep) == len(traj.joint_names):
+                return traj
+            points = tuple(
+                TrajectoryPoint(
+                    tuple(p.positions[i] for i in keep),
+                    None if p.velocities is None else tuple(p.velocities[i] for i in keep),
+                    p.time_from_start,
+                )
+                for p in traj.points
+            )
+        except (IndexError, TypeError):
+            return traj
+        return JointTrajectory(tuple(traj.joint_names[i] for i in keep), points, traj.start_time)
+
+    def _moves_legs(self, traj: JointTrajectory, current: Mapping[str, float]) -> bool:
+        """Any leg joint commanded faster than `walking_velocity` (point velocities, or the
+        position change from the measured position and between points)."""
+        idx = [i for i, n in enumerate(traj.joint_names) if n in ROBOT_INFO.legs]
+        if not idx:
+            return False
+        prev = TrajectoryPoint(tuple(current.get(n, 0.0) for n in traj.joint_names), None, 0.0)
+        for p in traj.points:
+            if p.velocities is not None and any(
+                abs(p.velocities[i]) > self.walking_velocity for i in idx
+            ):
+                return True
+            if p.time_from_start > prev.time_from_start:
+                h = p.time_from_start - prev.time_from_start
+                if any(abs(p.positions[i] - prev.positions[i]) / h > self.walking_velocity
+                       for i in idx):  # fmt: skip
+                    return True
+            prev = p
+        return False
 
     def _check(
         self,
