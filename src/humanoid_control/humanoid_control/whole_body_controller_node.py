@@ -22,11 +22,12 @@ Run: `install/lib/humanoid_control/whole_body_controller [--ros-args -p control_
 
 from __future__ import annotations
 
+from collections import OrderedDict
 import math
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from geometry_msgs.msg import Twist
@@ -78,6 +79,8 @@ LATCHED_QOS = QoSProfile(
 PARAMETERS = [
     ('control_rate', 100.0, 'controller ticks per second of joint_states time, Hz', (10.0, 500.0)),
     ('diagnostics_rate', 2.0, 'heartbeat on diagnostics, Hz (steady clock)', (1.0, 50.0)),
+    ('sync_timeout', 0.01,
+     'wall s a tick waits for the odom/imu sample stamped like its joint_states', (0.0, 0.1)),
     ('goal_timeout', 120.0, 'wall-clock limit of one action goal, s (then TIMEOUT)',
      (1.0, 3600.0)),
     ('position_tolerance', 0.01, 'move_hand success: grasp frame position error, m',
@@ -97,6 +100,26 @@ PARAMETERS = [
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
 ]  # fmt: skip
+
+
+_T = TypeVar('_T')
+
+
+def _stamp_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+class _StampBuffer(OrderedDict[int, _T]):
+    """The last `size` messages by stamp (ns)."""
+
+    def __init__(self, size: int = 32) -> None:
+        super().__init__()
+        self.size = size
+
+    def __setitem__(self, key: int, value: _T) -> None:
+        super().__setitem__(key, value)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 class WholeBodyControllerNode(Node):
@@ -161,7 +184,11 @@ class WholeBodyControllerNode(Node):
         # has its own kinematics model (the controller's is used under its lock by goals).
         self._latest: JointState | None = None
         self._latest_lock = threading.Lock()
-        self._new_state = threading.Event()
+        self._new_state = threading.Event()  # any sensor message
+        self._js_event = threading.Event()  # a joint_states message
+        self._odom_by_stamp: _StampBuffer[Odometry] = _StampBuffer()
+        self._imu_by_stamp: _StampBuffer[Imu] = _StampBuffer()
+        self._unsynced = 0
         self._estimator = RobotKinematics()
         self._control_thread = threading.Thread(target=self._control_loop, daemon=True)
         sub = self.create_subscription
@@ -216,23 +243,49 @@ class WholeBodyControllerNode(Node):
 
     # --- sensors and ticking --------------------------------------------------------------
     def _on_odom(self, msg: Odometry) -> None:
-        self._odom = msg
+        with self._latest_lock:
+            self._odom = msg
+            self._odom_by_stamp[_stamp_ns(msg.header.stamp)] = msg
+        self._new_state.set()
 
     def _on_imu(self, msg: Imu) -> None:
-        self._imu = msg
+        with self._latest_lock:
+            self._imu = msg
+            self._imu_by_stamp[_stamp_ns(msg.header.stamp)] = msg
+        self._new_state.set()
+
+    def _synced(self, msg: JointState) -> tuple[Odometry | None, Imu | None]:
+        """The odom and imu messages stamped like `msg` (the simulator and drivers publish the
+        three per sample); waits up to `sync_timeout` for them, else the latest ones. Mixing
+        joint angles with an IMU/odometry sample 10-20 ms older tips the walking robot over
+        (measured in closed loop), so a tick waits a moment for its matching sample."""
+        key = _stamp_ns(msg.header.stamp)
+        deadline = time.monotonic() + self.params['sync_timeout']
+        while True:
+            with self._latest_lock:
+                odom = self._odom_by_stamp.get(key)
+                imu = self._imu_by_stamp.get(key)
+                if odom is not None and imu is not None:
+                    return odom, imu
+                if time.monotonic() >= deadline or self._stop.is_set():
+                    self._unsynced += 1
+                    return odom or self._odom, imu or self._imu
+            self._new_state.wait(0.002)
+            self._new_state.clear()
 
     def _on_joint_states(self, msg: JointState) -> None:
         with self._latest_lock:
             self._latest = msg
         self._new_state.set()
+        self._js_event.set()
 
     def _control_loop(self) -> None:
         """Tick on the newest joint_states (older ones are skipped, never queued), decimated
         to `control_rate` on their stamps."""
         while not self._stop.is_set():
-            if not self._new_state.wait(0.1):
+            if not self._js_event.wait(0.1):
                 continue
-            self._new_state.clear()
+            self._js_event.clear()
             with self._latest_lock:
                 msg = self._latest
             if msg is None or self._odom is None or self._imu is None:
@@ -245,8 +298,9 @@ class WholeBodyControllerNode(Node):
             elif now < self._next_tick - 0.25 * self._period:
                 continue
             self._next_tick += self._period
+            odom, imu = self._synced(msg)
             try:
-                measured = conv.measured_state(self._estimator, msg, self._odom, self._imu)
+                measured = conv.measured_state(self._estimator, msg, odom, imu)
                 cmd = self.ctrl.tick(measured, now)
             except ValueError as exc:
                 self._warn(f'bad sensor data: {exc}')
@@ -290,7 +344,7 @@ class WholeBodyControllerNode(Node):
                 level, text = DiagnosticStatus.ERROR, 'the robot has fallen'
             elif c.estopped:
                 level, text = DiagnosticStatus.WARN, 'safety supervisor stops the robot'
-            values = {'mode': c.mode, 'ticks': self._ticks}
+            values = {'mode': c.mode, 'ticks': self._ticks, 'unsynced_ticks': self._unsynced}
             for res in ('body', 'head', 'left_gripper', 'right_gripper'):
                 act = c.activity(res)
                 values[res] = act.kind if act is not None else 'idle'

@@ -102,6 +102,7 @@ class ControllerConfig:
 
     control_dt: float = 0.01
     horizon: float = 0.1  # s of reference streamed ahead in each command
+    walk_horizon: float = 0.05  # s streamed ahead while walking (extrapolated)
     # rad: largest gap between the measured joints and the t=0 point of a command (below the
     # supervisor's max_start_jump); beyond it a single point is sent instead
     max_start_error: float = 0.08
@@ -1291,7 +1292,9 @@ class WholeBodyController:
             ).items():
                 offsets[self._index[name]] = off
         if self._mode == 'walk':
-            times = [0.0, dt]
+            # extrapolated at the current joint velocities: bridges late or bunched commands
+            n = max(1, round(cfg.walk_horizon / dt))
+            times = [k * dt for k in range(n + 1)]
         else:
             n = max(1, round(cfg.horizon / dt))
             times = [k * dt for k in range(n + 1)]
