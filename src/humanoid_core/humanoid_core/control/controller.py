@@ -102,7 +102,7 @@ class ControllerConfig:
 
     control_dt: float = 0.01
     horizon: float = 0.1  # s of reference streamed ahead in each command
-    walk_horizon: float = 0.05  # s streamed ahead while walking (extrapolated)
+    walk_horizon: float = 0.01  # s streamed ahead while walking (0.05 tipped the robot)
     # rad: largest gap between the measured joints and the t=0 point of a command (below the
     # supervisor's max_start_jump); beyond it a single point is sent instead
     max_start_error: float = 0.08
