@@ -79,6 +79,11 @@ def test_one_spurious_far_detection_does_not_teleport_a_track() -> None:
         assert list(snap.objects) == ['tray']  # no second tray either
         assert snap.objects['tray'].position == pytest.approx(TRAY.position)
         assert snap.has('tray', 'on', 'bench')
+    # repeated ghosts at the robot's own body are never taken for an object
+    wm.set_robot_pose(-0.02, 0.0, 0.0)
+    for k in range(5):
+        wm.update([ghost], 1.0 + 0.1 * k)
+    assert wm.snapshot().objects['tray'].position == pytest.approx(TRAY.position)
     with pytest.raises(ValueError, match='jump_hits'):
         TrackerConfig(jump_hits=0).check()
 

@@ -60,6 +60,9 @@ class TrackerConfig:
     """Consecutive frames that must place a tracked object (re-identified by its unique label)
     farther than `match_radius` from its track before the track moves there (1 = at once).
     A scene prior's first sighting moves it at once."""
+    self_radius: float = 0.18
+    """Detections within this distance (m, in xy) of the robot's base are its own body (grey
+    joints look like the grey tray) and are ignored (0 = off)."""
     held_radius: float = 0.07
     """Max distance (m) of an object's centre from a grasp frame for it to be held."""
     grip_margin: float = 0.015
@@ -247,7 +250,12 @@ class WorldModel:
         """Fuse one frame's detections (world frame). `visible(position)` says whether a track
         should have been seen in this frame (None: every track should have)."""
         cfg = self.config
-        dets = list(detections)
+        rx, ry, _ = self.robot_pose
+        dets = [
+            d
+            for d in detections
+            if math.hypot(d.position[0] - rx, d.position[1] - ry) >= cfg.self_radius
+        ]
         self._check_time(stamp)
         self._start(stamp)
         self.stamp = max(self.stamp, stamp)
