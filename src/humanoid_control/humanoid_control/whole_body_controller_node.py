@@ -79,6 +79,9 @@ LATCHED_QOS = QoSProfile(
 PARAMETERS = [
     ('control_rate', 100.0, 'controller ticks per second of joint_states time, Hz', (10.0, 500.0)),
     ('diagnostics_rate', 2.0, 'heartbeat on diagnostics, Hz (steady clock)', (1.0, 50.0)),
+    ('startup_wait', 15.0,
+     's a goal waits for the first joint states before failing (controller starting)',
+     (0.0, 120.0)),
     ('sync_timeout', 0.01,
      'wall s a tick waits for the odom/imu sample stamped like its joint_states', (0.0, 0.1)),
     ('goal_timeout', 120.0, 'wall-clock limit of one action goal, s (then TIMEOUT)',
@@ -360,6 +363,13 @@ class WholeBodyControllerNode(Node):
                 return
 
     # --- actions --------------------------------------------------------------------------
+    def _await_first_state(self) -> None:
+        """A goal that arrives while the controller is still starting waits (up to
+        `startup_wait` s) for the first tick on joint states instead of failing at once."""
+        deadline = time.monotonic() + self.params['startup_wait']
+        while self.ctrl.measured is None and time.monotonic() < deadline and rclpy.ok():
+            time.sleep(0.05)
+
     def _run(self, goal_handle: Any, act: Activity, feedback: Any, fill: Any) -> Activity:
         """Wait for `act`, publishing feedback (fill(feedback, act)); honour cancel."""
         t0 = time.monotonic()
@@ -399,6 +409,7 @@ class WholeBodyControllerNode(Node):
         return result
 
     def _execute_move_hand(self, goal_handle: Any) -> MoveHand.Result:
+        self._await_first_state()
         g = goal_handle.request
         frame, position, quat = conv.pose_from_msg(g.target)
         act = self.ctrl.move_hand(g.hand, position, quat, frame, g.position_only, g.duration)
@@ -417,6 +428,7 @@ class WholeBodyControllerNode(Node):
         fb.width = float(a.feedback.get('width', math.nan))
 
     def _execute_grasp(self, goal_handle: Any) -> Grasp.Result:
+        self._await_first_state()
         g = goal_handle.request
         act = self.ctrl.grasp(g.hand, float(g.max_effort), g.object_id)
         self._run(goal_handle, act, Grasp.Feedback(), self._gripper_fill)
@@ -426,6 +438,7 @@ class WholeBodyControllerNode(Node):
         return self._finish(goal_handle, act, result)
 
     def _execute_release(self, goal_handle: Any) -> Release.Result:
+        self._await_first_state()
         act = self.ctrl.release(goal_handle.request.hand)
         self._run(goal_handle, act, Release.Feedback(), self._gripper_fill)
         result = Release.Result()
@@ -433,6 +446,7 @@ class WholeBodyControllerNode(Node):
         return self._finish(goal_handle, act, result)
 
     def _execute_walk_to(self, goal_handle: Any) -> WalkTo.Result:
+        self._await_first_state()
         g = goal_handle.request
         act = self.ctrl.walk_to(g.x, g.y, g.theta, float(g.position_tolerance),
                                 float(g.angle_tolerance))  # fmt: skip
@@ -448,6 +462,7 @@ class WholeBodyControllerNode(Node):
         return self._finish(goal_handle, act, result)
 
     def _execute_look_at(self, goal_handle: Any) -> LookAt.Result:
+        self._await_first_state()
         frame, point = conv.point_from_msg(goal_handle.request.target)
         act = self.ctrl.look_at(point, frame)
 
@@ -460,6 +475,7 @@ class WholeBodyControllerNode(Node):
         return self._finish(goal_handle, act, result)
 
     def _execute_posture(self, goal_handle: Any) -> GoToPosture.Result:
+        self._await_first_state()
         g = goal_handle.request
         act = self.ctrl.go_to_posture(g.posture, float(g.duration))
 
