@@ -45,6 +45,27 @@ def test_cube_on_the_floor_is_on_nothing():
     assert not judge([Predicate('on', ('blue_cube', 'bench'))], gt).ok
 
 
+def test_lifted_object_is_held_knocked_over_one_is_not():
+    """'pick up the red cube' is judged by holding(red_cube): a cube floating 15 cm above the
+    bench next to the robot's right side is in the right hand; a vial lying on the bench
+    (knocked over) or a cube on the floor is in no hand."""
+    world = initial_world('lab')
+    poses = poses_of(world)
+    x, y, z = world.obj('green_cube').position  # right of the robot (y < 0)
+    poses['green_cube'] = ((x, y, z + 0.15), 0.0)
+    vx, vy, _ = world.obj('yellow_vial').position
+    poses['yellow_vial'] = ((vx, vy, 0.72 + 0.02), 0.0)  # lying: centre 2 cm above the top
+    poses['blue_cube'] = ((0.2, 0.5, 0.025), 0.0)
+    gt = ground_truth_world(world, poses, (0.0, 0.0, 0.0))
+    assert gt.held == {'left': None, 'right': 'green_cube'}
+    assert judge([Predicate('holding', ('green_cube',))], gt).ok
+    assert not judge([Predicate('holding', ('yellow_vial',))], gt).ok
+    assert not judge([Predicate('holding', ('blue_cube',))], gt).ok
+    # the same cube floating far from the robot is not 'held'
+    far = ground_truth_world(world, poses, (-2.0, 0.0, 0.0))
+    assert far.held == {'left': None, 'right': None}
+
+
 def test_goals_from_plan_are_the_created_relations():
     world = initial_world('lab')
     registry = SkillRegistry.from_yaml()

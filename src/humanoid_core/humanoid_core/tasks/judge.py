@@ -18,7 +18,7 @@ from humanoid_core.planning.skills import SkillRegistry
 from humanoid_core.planning.suite import Predicate, Task, load_suite
 from humanoid_core.planning.types import Plan
 from humanoid_core.planning.validator import validate
-from humanoid_core.world.geometry import refresh
+from humanoid_core.world.geometry import inside_footprint, refresh
 from humanoid_core.world.types import WorldSnapshot
 
 Vec3 = tuple[float, float, float]
@@ -42,6 +42,14 @@ def quat_yaw(q: Sequence[float]) -> float:
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
+LIFTED = 0.3
+"""m above the floor: an object this high that rests on nothing is in a hand."""
+LIFT_CLEAR = 0.02
+"""m between a table top and the lowest point of an object over it that is held."""
+HOLD_REACH = 0.8
+"""m from the robot's base within which a floating object counts as held."""
+
+
 def ground_truth_world(
     scene_world: WorldSnapshot,
     poses: Mapping[str, tuple[Vec3, float]],
@@ -49,8 +57,10 @@ def ground_truth_world(
 ) -> WorldSnapshot:
     """The scene's world with object positions/yaws replaced by ground truth.
 
-    Objects missing from ``poses`` keep their scene pose. Hands are empty: holding is not
-    ground truth here (a held object is simply above its support, related to nothing).
+    Objects missing from ``poses`` keep their scene pose. Held objects are inferred: an object
+    that rests on nothing (no `on`/`in` relation) and floats more than `LIFTED` m above the
+    floor within `HOLD_REACH` m of the robot can only be in a hand (nothing else holds things
+    up in these scenes); the hand is the one on its side of the robot.
     """
     objects = {}
     for oid, obj in scene_world.objects.items():
@@ -59,13 +69,36 @@ def ground_truth_world(
             x, y, z = position
             obj = replace(obj, position=(float(x), float(y), float(z)), yaw=yaw)
         objects[oid] = obj
-    world = scene_world.replace(
-        objects=objects,
-        held={'left': None, 'right': None},
-        handed_over=(),
-        robot_pose=robot_pose if robot_pose is not None else scene_world.robot_pose,
+    world = refresh(
+        scene_world.replace(
+            objects=objects,
+            held={'left': None, 'right': None},
+            handed_over=(),
+            robot_pose=robot_pose if robot_pose is not None else scene_world.robot_pose,
+        )
     )
-    return refresh(world)
+    resting = {r.subject for r in world.relations if r.predicate in ('on', 'in')}
+    held: dict[str, str | None] = {'left': None, 'right': None}
+    rx, ry, ryaw = world.robot_pose
+    for oid, obj in world.objects.items():
+        x, y, z = obj.position
+        lowest = z - max(obj.size) / 2.0  # whatever way up it lies
+        if oid in resting or obj.is_container or lowest < LIFTED:
+            continue
+        if any(
+            inside_footprint((x, y), p.position, p.size, p.yaw) and lowest < p.top_z + LIFT_CLEAR
+            for p in world.places.values()
+        ):
+            continue  # lying on a table (knocked over), not held
+        if math.hypot(x - rx, y - ry) > HOLD_REACH:
+            continue
+        side_y = -math.sin(ryaw) * (x - rx) + math.cos(ryaw) * (y - ry)
+        hand = 'left' if side_y > 0.0 else 'right'
+        if held[hand] is None:
+            held[hand] = oid
+    if held == {'left': None, 'right': None}:
+        return world
+    return refresh(world.replace(held=held))
 
 
 def goals_from_plan(plan: Plan, world: WorldSnapshot, registry: SkillRegistry) -> list[Predicate]:
