@@ -30,11 +30,10 @@ test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	bash scripts/run_tests.sh -m "not e2e"
+	bash scripts/run_tests.sh
 
-# Whole-stack physical tests (a full pick-and-place, fault injection on the running stack):
-# they pass on a quiet machine but are timing-sensitive on 2 shared cores, so they are not
-# part of `make test` yet (see README, "Known problems").
+# Only the whole-stack physical tests (system tasks with a real pick-and-place, fault injection
+# on the running stack); they are part of `make test` too.
 test-e2e: setup
 	bash scripts/run_tests.sh -m e2e
 

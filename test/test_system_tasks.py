@@ -74,6 +74,7 @@ def test_unknown_object_moves_nothing(stack):
 
 def test_red_cube_into_tray(stack):
     st, obs = stack
+    _reset(obs)
     result = obs.run_task('put the red cube in the tray', timeout=300)
     assert result is not None, st.log_tail(40)
     assert error_name(result.error_code) == 'SUCCESS', result.message
