@@ -25,7 +25,11 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
@@ -120,16 +124,24 @@ class MujocoSimNode(Node):
         self.pub_description = pub(String, 'robot_description', LATCHED_QOS)
         self.pub_diagnostics = pub(DiagnosticArray, 'diagnostics', 10)
         self.pub_objects = pub(ObjectArray, 'sim/object_poses', LATCHED_QOS)
-        # -- commands --
-        self.create_subscription(
+        # -- commands: their own node and executor thread. Through the node's multi-threaded
+        # executor (which competes for the GIL with the physics thread) trajectories reached
+        # physics 50-280 ms late, several times a second - enough to trip a walking robot.
+        self._command_node: Node | None = rclpy.create_node(
+            f'{self.get_name()}_commands', namespace=self.get_namespace(), context=self.context
+        )
+        self._command_node.create_subscription(  # type: ignore[union-attr]
             JointTrajectoryMsg, 'joint_trajectory_controller/joint_trajectory',
             self._on_trajectory, COMMAND_QOS,
         )  # fmt: skip
         for hand in self._hands:
-            self.create_subscription(
+            self._command_node.create_subscription(
                 Float64, f'gripper/{hand}/command',
                 lambda msg, hand=hand: self._on_gripper(hand, msg), COMMAND_QOS,
             )  # fmt: skip
+        self._command_executor = SingleThreadedExecutor(context=self.context)
+        self._command_executor.add_node(self._command_node)
+        self._command_thread = threading.Thread(target=self._spin_commands, daemon=True)
         self.create_service(ResetSim, 'sim/reset', self._on_reset)
         # Simulation-only outputs and fault injection (benchmarks, demos, system tests).
         self.pub_overview = pub(Image, 'sim/overview/image_raw', CAMERA_QOS)
@@ -196,6 +208,16 @@ class MujocoSimNode(Node):
         return values
 
     # -- callbacks (executor threads): queue work for the physics thread ------------------------
+    def _spin_commands(self) -> None:
+        try:
+            while self._running.is_set() and rclpy.ok(context=self.context):
+                self._command_executor.spin_once(timeout_sec=0.1)
+        except (ExternalShutdownException, KeyboardInterrupt):
+            pass
+        except Exception as exc:  # a dying context at shutdown
+            if self._running.is_set():
+                self.get_logger().error(f'command thread failed: {exc!r}')
+
     def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
         traj = conv.trajectory_from_msg(msg)
         self._commands.append(lambda: self._apply_trajectory(traj))
@@ -296,15 +318,20 @@ class MujocoSimNode(Node):
             )
             self._render_thread.start()
         self._thread = threading.Thread(target=self._run, name='mujoco_physics', daemon=True)
+        self._command_thread.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._running.clear()
         self._frame_due.set()  # wake the render thread so it sees the stop
-        for thread in (self._thread, self._render_thread):
-            if thread is not None:
+        for thread in (self._thread, self._render_thread, self._command_thread):
+            if thread is not None and thread.is_alive():
                 thread.join(timeout=10.0)
         self._thread = self._render_thread = None
+        if self._command_node is not None:
+            self._command_executor.shutdown()
+            self._command_node.destroy_node()
+            self._command_node = None
         self.backend.close()
 
     def _run(self) -> None:
