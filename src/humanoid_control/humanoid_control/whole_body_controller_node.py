@@ -38,6 +38,7 @@ from humanoid_core.control.controller import (
     WholeBodyController,
 )
 from humanoid_core.control.kinematics import RobotKinematics
+from humanoid_ros.executors import SideNode
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import rclpy
@@ -48,7 +49,6 @@ from rclpy.exceptions import ParameterException
 from rclpy.executors import (
     ExternalShutdownException,
     MultiThreadedExecutor,
-    SingleThreadedExecutor,
 )
 from rclpy.node import Node
 from rclpy.qos import (
@@ -172,17 +172,11 @@ class WholeBodyControllerNode(Node):
         # the action servers' executor then only wakes for goals (rclpy rebuilds its wait set,
         # six action servers included, for every message it handles) and never busy-waits on
         # a sensor callback group that is still running.
-        self._sensor_node = rclpy.create_node(
-            f'{self.get_name()}_sensors', namespace=self.get_namespace(),
-            context=self.context,
-        )  # fmt: skip
-        sub = self._sensor_node.create_subscription
+        self._sensors = SideNode(f'{self.get_name()}_sensors', self.get_namespace(), self.context)
+        sub = self._sensors.node.create_subscription
         sub(JointState, 'joint_states', self._on_joint_states, qos_profile_sensor_data)
         sub(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
         sub(Imu, 'imu', self._on_imu, qos_profile_sensor_data)
-        self._sensor_executor = SingleThreadedExecutor(context=self.context)
-        self._sensor_executor.add_node(self._sensor_node)
-        self._sensor_thread = threading.Thread(target=self._spin_sensors, daemon=True)
         # The control loop runs in its own thread on the newest sensor data; the estimator
         # has its own kinematics model (the controller's is used under its lock by goals).
         self._latest: JointState | None = None
@@ -225,23 +219,14 @@ class WholeBodyControllerNode(Node):
 
     def start(self) -> None:
         """Start the sensor and control threads (the caller spins this node's executor)."""
-        self._sensor_thread.start()
+        self._sensors.start()
         self._control_thread.start()
-
-    def _spin_sensors(self) -> None:
-        try:
-            while not self._stop.is_set() and rclpy.ok(context=self.context):
-                self._sensor_executor.spin_once(timeout_sec=0.1)
-        except (ExternalShutdownException, KeyboardInterrupt):
-            pass
 
     def destroy_node(self) -> None:
         self._stop.set()
-        for thread in (self._sensor_thread, self._control_thread):
-            if thread.is_alive():
-                thread.join(timeout=2.0)
-        self._sensor_executor.shutdown()
-        self._sensor_node.destroy_node()
+        self._sensors.stop()
+        if self._control_thread.is_alive():
+            self._control_thread.join(timeout=2.0)
         super().destroy_node()
 
     # --- sensors and ticking --------------------------------------------------------------

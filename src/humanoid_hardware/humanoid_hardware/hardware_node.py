@@ -27,7 +27,6 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticStatus
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Imu, JointState
 from std_msgs.msg import Bool
@@ -37,6 +36,7 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from humanoid_hardware import conversions as conv
 from humanoid_hardware import driver_conversions as dconv
 from humanoid_hardware.qos import COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from humanoid_hardware.runner import run_node
 
 NODE_NAME = 'hardware'
 DIAGNOSTICS_PERIOD = 1.0  # s
@@ -364,30 +364,7 @@ class HardwareNode(Node):
 def main(args: list[str] | None = None) -> int:
     """Entry point: `hardware [--ros-args -p robot:=NAME -p port:=PATH ...]`."""
     rclpy.init(args=list(sys.argv if args is None else args))
-    node = None
-    executor = MultiThreadedExecutor(num_threads=2)
-    try:
-        try:
-            node = HardwareNode()
-        except (ParameterError, rclpy.exceptions.InvalidParameterValueException,
-                rclpy.exceptions.InvalidParameterTypeException) as exc:  # fmt: skip
-            print(f'[{NODE_NAME}] startup failed: {exc}', file=sys.stderr)
-            return 2
-        executor.add_node(node)
-        node.start()
-        while rclpy.ok() and node._running.is_set():
-            executor.spin_once(timeout_sec=0.1)
-        return 1 if node.failed else 0
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    finally:
-        if node is not None:
-            node.stop()
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_node(HardwareNode, NODE_NAME, (ParameterError,))
 
 
 if __name__ == '__main__':

@@ -22,14 +22,10 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
+from humanoid_ros.executors import SideNode
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 import rclpy
-from rclpy.executors import (
-    ExternalShutdownException,
-    MultiThreadedExecutor,
-    SingleThreadedExecutor,
-)
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rosgraph_msgs.msg import Clock
@@ -41,6 +37,7 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 from humanoid_hardware import conversions as conv
 from humanoid_hardware.gl_setup import setup_gl
 from humanoid_hardware.qos import CAMERA_QOS, CLOCK_QOS, COMMAND_QOS, LATCHED_QOS, SENSOR_QOS
+from humanoid_hardware.runner import run_node
 from humanoid_interfaces.msg import ObjectArray
 from humanoid_interfaces.srv import ResetSim
 
@@ -127,21 +124,15 @@ class MujocoSimNode(Node):
         # -- commands: their own node and executor thread. Through the node's multi-threaded
         # executor (which competes for the GIL with the physics thread) trajectories reached
         # physics 50-280 ms late, several times a second - enough to trip a walking robot.
-        self._command_node: Node | None = rclpy.create_node(
-            f'{self.get_name()}_commands', namespace=self.get_namespace(), context=self.context
+        self._commands_node = SideNode(
+            f'{self.get_name()}_commands', self.get_namespace(), self.context
         )
-        self._command_node.create_subscription(  # type: ignore[union-attr]
-            JointTrajectoryMsg, 'joint_trajectory_controller/joint_trajectory',
-            self._on_trajectory, COMMAND_QOS,
-        )  # fmt: skip
+        sub = self._commands_node.node.create_subscription
+        sub(JointTrajectoryMsg, 'joint_trajectory_controller/joint_trajectory',
+            self._on_trajectory, COMMAND_QOS)  # fmt: skip
         for hand in self._hands:
-            self._command_node.create_subscription(
-                Float64, f'gripper/{hand}/command',
-                lambda msg, hand=hand: self._on_gripper(hand, msg), COMMAND_QOS,
-            )  # fmt: skip
-        self._command_executor = SingleThreadedExecutor(context=self.context)
-        self._command_executor.add_node(self._command_node)
-        self._command_thread = threading.Thread(target=self._spin_commands, daemon=True)
+            sub(Float64, f'gripper/{hand}/command',
+                lambda msg, hand=hand: self._on_gripper(hand, msg), COMMAND_QOS)  # fmt: skip
         self.create_service(ResetSim, 'sim/reset', self._on_reset)
         # Simulation-only outputs and fault injection (benchmarks, demos, system tests).
         self.pub_overview = pub(Image, 'sim/overview/image_raw', CAMERA_QOS)
@@ -208,16 +199,6 @@ class MujocoSimNode(Node):
         return values
 
     # -- callbacks (executor threads): queue work for the physics thread ------------------------
-    def _spin_commands(self) -> None:
-        try:
-            while self._running.is_set() and rclpy.ok(context=self.context):
-                self._command_executor.spin_once(timeout_sec=0.1)
-        except (ExternalShutdownException, KeyboardInterrupt):
-            pass
-        except Exception as exc:  # a dying context at shutdown
-            if self._running.is_set():
-                self.get_logger().error(f'command thread failed: {exc!r}')
-
     def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
         traj = conv.trajectory_from_msg(msg)
         self._commands.append(lambda: self._apply_trajectory(traj))
@@ -318,20 +299,17 @@ class MujocoSimNode(Node):
             )
             self._render_thread.start()
         self._thread = threading.Thread(target=self._run, name='mujoco_physics', daemon=True)
-        self._command_thread.start()
+        self._commands_node.start()
         self._thread.start()
 
     def stop(self) -> None:
         self._running.clear()
         self._frame_due.set()  # wake the render thread so it sees the stop
-        for thread in (self._thread, self._render_thread, self._command_thread):
-            if thread is not None and thread.is_alive():
+        for thread in (self._thread, self._render_thread):
+            if thread is not None:
                 thread.join(timeout=10.0)
         self._thread = self._render_thread = None
-        if self._command_node is not None:
-            self._command_executor.shutdown()
-            self._command_node.destroy_node()
-            self._command_node = None
+        self._commands_node.stop()
         self.backend.close()
 
     def _run(self) -> None:
@@ -546,30 +524,9 @@ def main(args: list[str] | None = None) -> int:
         argv.remove('--max-speed')
         overrides.append(Parameter('max_speed', Parameter.Type.BOOL, True))
     rclpy.init(args=argv)
-    node = None
-    executor = MultiThreadedExecutor(num_threads=2)
-    try:
-        try:
-            node = MujocoSimNode(parameter_overrides=overrides or None)
-        except (ParameterError, rclpy.exceptions.InvalidParameterValueException,
-                rclpy.exceptions.InvalidParameterTypeException) as exc:  # fmt: skip
-            print(f'[{NODE_NAME}] startup failed: {exc}', file=sys.stderr)
-            return 2
-        executor.add_node(node)
-        node.start()
-        while rclpy.ok() and node._running.is_set():
-            executor.spin_once(timeout_sec=0.1)
-        return 1 if node.failed else 0
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
-    finally:
-        if node is not None:
-            node.stop()
-            executor.remove_node(node)
-            node.destroy_node()
-        executor.shutdown()
-        if rclpy.ok():
-            rclpy.shutdown()
+    return run_node(
+        lambda: MujocoSimNode(parameter_overrides=overrides or None), NODE_NAME, (ParameterError,)
+    )
 
 
 if __name__ == '__main__':
