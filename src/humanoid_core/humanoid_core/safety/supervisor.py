@@ -92,6 +92,7 @@ class _Bookkeeping:
     positions_time: float | None = None
     legs_moving_at: float | None = None
     controlled_stop_until: float | None = None
+    estop_detail: str = ''  # the e-stop's hold reason without the controlled-stop note
     last_command_at: float | None = None
     last_rejection: str = ''
     rejected: int = 0
@@ -234,7 +235,7 @@ class SupervisorCore:
         or no joint state was received yet)."""
         if self.estopped:
             return None
-        detail = 'estop' + (f' (from {source})' if source else '')
+        detail = self._b.estop_detail = 'estop' + (f' (from {source})' if source else '')
         if self.walk_stop_time > 0.0 and self.legs_moving(now):
             self._b.controlled_stop_until = now + self.walk_stop_time
             self._b.last_command_at = now
@@ -272,11 +273,10 @@ class SupervisorCore:
         if until is not None and (now >= until or idle):
             # the gait has stopped (or ran out of time): hold every joint where it is
             self._b.controlled_stop_until = None
-            base = self._b.holds['estop'].split(';')[0]
             took = now - (until - self.walk_stop_time)
             why = 'time limit' if now >= until else f'no command for {self.stop_idle:g} s'
             self.controlled_stop_report = f'controlled stop ended after {took:.2f} s ({why})'
-            self._b.holds['estop'] = base
+            self._b.holds['estop'] = self._b.estop_detail
             hold = self.hold_trajectory()
         if self._hb_start is None:
             # Grace period counts from construction, or from the first tick on a separate
