@@ -35,8 +35,16 @@ def test_status_reports_nodes_rates_and_health(processes):
         out = status('--json', '--duration', '2')
         report = json.loads(out.stdout)
         nodes = {n['node']: n for n in report['nodes']}
-        seen = {t['topic']: t.get('messages', 0) for t in report['topics']}
-        if wanted <= set(nodes) and report['safety'] and seen.get('/world_state'):
+        seen = {t['topic']: t for t in report['topics']}
+        # every part must be discovered in the same 2 s window: nodes, the latched world
+        # state and enough joint_states samples for a rate (a slow subscription match on a
+        # loaded CI machine gave hz=None once)
+        if (
+            wanted <= set(nodes)
+            and report['safety']
+            and seen.get('/world_state', {}).get('messages')
+            and seen.get('/joint_states', {}).get('hz')
+        ):
             break
     assert out.returncode == 1, out.stdout + out.stderr  # e-stop engaged, joint_states slow
     assert wanted <= set(nodes), out.stdout + '\n'.join(world.lines + joints.lines)
