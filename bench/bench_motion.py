@@ -212,12 +212,27 @@ def walk_trial(
     start = Pose2D(0.0, 0.0, yaw0)
     goal = start.compose(local)
 
+    # --command-latency: each tick's targets reach the servos L ms late, L uniform in
+    # [0, 2 x latency] (the command age measured over ROS on this machine: median 4-16 ms,
+    # max 20-90 ms), applied at 1 ms resolution; the newest one due wins
+    latency = args.command_latency / 1e3
+    pending: list[tuple[float, Any]] = []
+
     def tick() -> None:
         st = sim.state()
         targets = ctrl.update(st)
-        sim.set_targets(targets)
         base = ctrl.planned_pelvis() if args.base_mode == 'kinematic_base' else None
-        sim.step(CONTROL_DT, base_pose=base)
+        if latency <= 0.0:
+            sim.set_targets(targets)
+            sim.step(CONTROL_DT, base_pose=base)
+            return
+        pending.append((sim.time + float(rng.uniform(0.0, 2.0 * latency)), targets))
+        for _ in range(round(CONTROL_DT / 1e-3)):
+            due = [p for p in pending if p[0] <= sim.time + 1e-9]
+            if due:
+                sim.set_targets(due[-1][1])
+                pending[:] = [p for p in pending if p[0] > sim.time + 1e-9]
+            sim.step(1e-3, base_pose=base)
 
     for _ in range(50):
         tick()
@@ -566,6 +581,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--base-mode', choices=('dynamic', 'kinematic_base'), default='dynamic')
     ap.add_argument('--leg-gains', type=lambda s: tuple(float(v) for v in s.split(',')),
                     help='override the leg servo gains: KP,KV')  # fmt: skip
+    ap.add_argument('--command-latency', type=float, default=0.0, metavar='MS',
+                    help='walking: targets reach the servos 0..2 x MS ms late (default 0)')
     ap.add_argument('--no-images', action='store_true')
     ap.add_argument(
         '--reach-corrections',
@@ -665,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         'config': {
             'seed': args.seed,
             'base_mode': mode,
+            'command_latency_ms': args.command_latency,
             'leg_gains': list(args.leg_gains) if args.leg_gains else 'robot model',
             'walk_image': str(image) if image else None,
             'wall_s': time.perf_counter() - t_start,

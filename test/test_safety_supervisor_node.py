@@ -22,7 +22,7 @@ from testutil import ROOT, VENV_BIN, Processes, ros_env, wait_for_line
 pytestmark = pytest.mark.slow
 
 rclpy = pytest.importorskip('rclpy')
-from builtin_interfaces.msg import Duration  # noqa: E402
+from builtin_interfaces.msg import Duration, Time  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from humanoid_core.robot.description import ROBOT_INFO  # noqa: E402
 from humanoid_core.sim.robot_model import STANDING_POSTURE  # noqa: E402
@@ -63,6 +63,7 @@ class Client:
         self.grippers: list[tuple[float, float]] = []
         self.status: list[SafetyStatus] = []
         self.joints: dict[str, float] = {}
+        self.js_stamp: float | None = None  # of the latest stamped joint_states (sim time)
         n = self.node
         n.create_subscription(JointTrajectory, CONTRACT, self._on_forward, RELIABLE)
         n.create_subscription(Float64, 'gripper/left/command', self._on_gripper, RELIABLE)
@@ -111,6 +112,9 @@ class Client:
     def _on_js(self, msg: JointState) -> None:
         with self.lock:
             self.joints.update(zip(msg.name, msg.position, strict=False))
+            stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+            if stamp > 0.0:
+                self.js_stamp = stamp
 
     # helpers
     def wait(self, predicate, timeout: float = 15.0, what: str = 'condition'):
@@ -220,6 +224,40 @@ def test_valid_command_is_forwarded_and_moves_the_arm(stack: Client):
     if stack.sim:  # type: ignore[attr-defined]
         stack.wait(lambda: abs(stack.joints[ELBOW] + 0.8) < 0.05, what='the elbow at -0.8')
     assert not stack.latest_status().estopped
+
+
+def _time(t: float) -> Time:
+    sec = math.floor(t)
+    return Time(sec=int(sec), nanosec=int((t - sec) * 1e9))
+
+
+def test_stamped_commands_are_judged_on_the_joint_states_clock(stack: Client):
+    """The controller stamps commands with the joint_states sample they came from (sim time
+    here); the supervisor runs on wall time (no use_sim_time): a fresh stamped command passes
+    unchanged, one stamped 1 s behind the joint_states is rejected as stale."""
+    if not stack.sim:  # type: ignore[attr-defined]
+        pytest.skip("needs the simulator's stamped joint_states")
+    stamp = stack.wait(lambda: stack.js_stamp if (stack.js_stamp or 0.0) > 1.5 else None,
+                       what='stamped joint_states')  # fmt: skip
+    t0 = time.monotonic()
+    fresh = stack.arm_command({}, 0.5)
+    fresh.header.stamp = _time(stamp)
+    stack.pub_cmd.publish(fresh)
+    msgs = stack.wait(lambda: [m for t, m in stack.forwarded if t >= t0 and not _is_hold(m)],
+                      what='the forwarded stamped command')  # fmt: skip
+    assert msgs[0].header.stamp == fresh.header.stamp  # the hardware's clock, unchanged
+    before = stack.latest_status().rejected_commands
+    t1 = time.monotonic()
+    stale = stack.arm_command({}, 0.5)
+    stale.header.stamp = _time(max(0.0, stack.js_stamp - 1.0))
+    stack.pub_cmd.publish(stale)
+    status = stack.wait(
+        lambda: stack.status[-1] if stack.status[-1].rejected_commands > before else None,
+        what='the stale command rejected',
+    )
+    assert 'in the past' in status.last_rejection
+    time.sleep(0.3)
+    assert not [m for m in stack.forwarded_since(t1) if not _is_hold(m)]
 
 
 @pytest.mark.parametrize(

@@ -208,6 +208,33 @@ def test_pelvis_height_estimate_matches_the_simulator() -> None:
     sim.close()
 
 
+def test_commands_are_stamped_with_the_measurement_time(loop: Loop) -> None:
+    # a driver plays the command at the right time however late it arrives
+    m = loop.measured()
+    cmd = loop.ctrl.tick(m)
+    assert cmd.trajectory is not None
+    assert cmd.trajectory.start_time == pytest.approx(m.time)
+    loop.sim.set_trajectory(cmd.trajectory)
+    loop.sim.step(1)
+
+
+def test_walk_to_another_table_faces_the_way_and_arrives_square_on() -> None:
+    loop = Loop()
+    act = loop.ctrl.walk_to(0.0, -2.0, 0.0)  # the station's approach, 2 m to the right
+    legs = [(round(p.x, 2), round(p.y, 2), round(p.yaw, 2)) for p in act._state['legs']]
+    loop.ctrl.cancel(act)
+    x0 = loop.measured().base_pose.x
+    back = round(x0 - 0.25, 2)
+    # step back from the bench, turn to face the way, walk forward, turn to the station, then
+    # straight forward to it (no diagonal past the table's corner, no long side-stepping)
+    assert len(legs) == 5, legs
+    assert legs[0][:2] == pytest.approx((back, 0.0), abs=0.02)
+    assert legs[1][2] == pytest.approx(-math.pi / 2, abs=0.05)
+    assert legs[2] == pytest.approx((back, -2.0, -math.pi / 2), abs=0.05)
+    assert legs[3] == pytest.approx((-0.25, -2.0, 0.0), abs=0.02)
+    assert legs[4] == (0.0, -2.0, 0.0)
+
+
 @pytest.mark.slow
 def test_walk_backwards_short() -> None:
     loop = Loop()

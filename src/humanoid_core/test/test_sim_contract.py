@@ -151,6 +151,24 @@ def test_trajectory_is_interpolated_in_time(fresh: SimulatorBackend) -> None:
     assert math.degrees(abs(fresh.read_state().position_of(ARM_JOINT) - (q0 - 1.0))) < 1.0
 
 
+def test_late_stamped_trajectory_plays_from_now(fresh: SimulatorBackend) -> None:
+    """A trajectory stamped in the past (transport delay) is sampled at the current time, not
+    restarted; one older than STALE_COMMAND_TOLERANCE is refused."""
+    _run(fresh, 0.5)
+    q0 = fresh.read_state().position_of(ARM_JOINT)
+    now = fresh.time
+    late = JointTrajectory.from_lists(
+        [ARM_JOINT], [([q0], None, 0.0), ([q0 - 0.4], None, 0.2), ([q0 - 0.4], None, 1.0)],
+        start_time=now - 0.2,
+    )  # fmt: skip
+    assert fresh.set_trajectory(late).start_time == pytest.approx(now - 0.2)
+    _run(fresh, 0.1)  # already at the end of the ramp: the target is q0 - 0.4 from the start
+    assert fresh.read_state().position_of(ARM_JOINT) < q0 - 0.25
+    stale = JointTrajectory.from_lists([ARM_JOINT], [([q0], None, 0.5)], start_time=0.0)
+    with pytest.raises(TrajectoryError, match='in the past'):
+        fresh.set_trajectory(stale)
+
+
 def test_invalid_trajectory_keeps_last_safe_target(fresh: SimulatorBackend) -> None:
     fresh.set_joint_targets([ARM_JOINT], [-0.9])
     _run(fresh, 1.0)

@@ -128,7 +128,7 @@ class HardwareNode(Node):
             ('enable_on_start', True, 'torque on at start, holding the measured position', {}),
             ('control_rate', 0.0, 'read/write cycle, Hz (0 = the robot file control_rate)',
              {'floating_point_range': [FloatingPointRange(from_value=0.0, to_value=1000.0)]}),
-            ('start_tolerance', 0.1, 's a trajectory start stamp may lie in the past',
+            ('start_tolerance', 0.25, 's a trajectory start stamp may lie in the past',
              {'floating_point_range': [FloatingPointRange(from_value=0.0, to_value=10.0)]}),
         ]  # fmt: skip
         values: dict[str, Any] = {}

@@ -84,7 +84,7 @@ class MujocoSimNode(Node):
         except ValueError as exc:
             raise ParameterError(f'parameters control_period/physics_dt: {exc}') from None
         control_rate = 1.0 / p['control_period']
-        for name in ('joint_state_rate', 'camera_rate'):
+        for name in ('joint_state_rate', 'clock_rate', 'camera_rate'):
             if p[name] > control_rate + 1e-9:
                 raise ParameterError(
                     f'parameter {name} = {p[name]} Hz exceeds the control rate '
@@ -175,7 +175,10 @@ class MujocoSimNode(Node):
              {'floating_point_range': _float_range(1e-4, 0.01)}),
             ('control_period', 0.002, 'control period, s (a whole multiple of physics_dt)',
              {'floating_point_range': _float_range(1e-4, 0.1)}),
-            ('joint_state_rate', 250.0, 'joint_states/imu/odom/clock rate, Hz (sim time)',
+            ('joint_state_rate', 250.0, 'joint_states/imu/odom rate, Hz (sim time)',
+             {'floating_point_range': _float_range(1.0, 1000.0)}),
+            ('clock_rate', 50.0,
+             '/clock rate, Hz (sim time; every use_sim_time node takes each one in Python)',
              {'floating_point_range': _float_range(1.0, 1000.0)}),
             ('camera_rate', 15.0, 'camera image rate, Hz (sim time)',
              {'floating_point_range': _float_range(0.1, 120.0)}),
@@ -330,6 +333,7 @@ class MujocoSimNode(Node):
         p = self.params
         b = self.backend
         js_dt = 1.0 / p['joint_state_rate']
+        clock_dt = 1.0 / p['clock_rate']
         cam_dt = 1.0 / p['camera_rate']
         ov_dt = 1.0 / p['overview_rate'] if p['overview_rate'] > 0 else None
         gt_dt = 1.0 / GROUND_TRUTH_RATE
@@ -345,13 +349,22 @@ class MujocoSimNode(Node):
                     self._commands.popleft()()
                 nxt = self._next
                 if nxt is None:  # (re)start: publish everything now
-                    nxt = self._next = {'js': b.time, 'cam': b.time, 'gt': b.time, 'ov': b.time}
+                    nxt = self._next = {
+                        'js': b.time,
+                        'clock': b.time,
+                        'cam': b.time,
+                        'gt': b.time,
+                        'ov': b.time,
+                    }
                     wall0, sim0 = time.monotonic(), b.time
                 t_step = time.perf_counter()
                 b.step(1)
                 stats.step_s += time.perf_counter() - t_step
                 stats.steps += 1
                 t = b.time
+                if t + eps >= nxt['clock']:  # before joint_states stamped the same
+                    self.pub_clock.publish(conv.clock_msg(t))
+                    nxt['clock'] = max(nxt['clock'] + clock_dt, t + clock_dt / 2)
                 if t + eps >= nxt['js']:
                     self._publish_state()
                     stats.js += 1
@@ -401,7 +414,6 @@ class MujocoSimNode(Node):
     def _publish_state(self) -> None:
         state = self.backend.read_state()
         stamp = conv.time_msg(state.time)
-        self.pub_clock.publish(conv.clock_msg(state.time))
         self.pub_joint_states.publish(conv.joint_state_msg(state, stamp))
         self.pub_imu.publish(conv.imu_msg(state, stamp))
         self.pub_odom.publish(conv.odom_msg(state, stamp))

@@ -7,10 +7,16 @@ Subscribes the controller's commands on `safety_supervisor/joint_trajectory` and
 topic `estop` (std_msgs/Bool, TRANSIENT_LOCAL, true = stop, false = release) and service
 `estop` (std_srvs/SetBool). Publishes `safety/status` (latched, on change and at
 `status_rate`) and `diagnostics`. See docs/SAFETY.md.
+
+Stamped commands: a trajectory's header stamp is in the hardware's clock (the controller stamps
+it with the joint_states sample it was computed from), which need not be this node's clock
+(sim time vs. wall time). Its age is measured against the latest joint_states stamp and checked
+on this node's clock; the message goes on with its original stamp.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -85,7 +91,7 @@ PARAMETERS: dict[str, tuple[object, str, tuple[float, float] | None]] = {
         'check the hand workspace box, keep-out boxes and self-collision by FK',
         None,
     ),
-    'start_tolerance': (0.1, 's a trajectory start stamp may lie in the past', (0.0, 10.0)),
+    'start_tolerance': (0.25, 's a trajectory start stamp may lie in the past', (0.0, 10.0)),
     'walk_stop_time': (
         5.0,
         's an e-stop while walking lets the legs finish the step before the hold (0 = hold '
@@ -124,6 +130,8 @@ class SafetySupervisorNode(Node):
         self._last_state: SafetyState | None = None
         self._estop_latency_ms: list[float] = []
         self._joint_state: JointState | None = None
+        self._hw_stamp: float | None = None  # latest joint_states stamp (hardware clock)
+        self._command_ages: list[float] = []  # s, since the last diagnostics
 
         pub = self.create_publisher
         self.pub_trajectory = pub(
@@ -212,11 +220,23 @@ class SafetySupervisorNode(Node):
     def _on_trajectory(self, msg: JointTrajectoryMsg) -> None:
         self._flush_joint_state()
         traj = conv.trajectory_from_msg(msg)
-        verdict = self.core.check_trajectory(traj, self._now(), base_pose=self._base_pose)
+        now = self._now()
+        stamp = traj.start_time
+        if stamp is not None:
+            # hardware clock -> ours, by its age relative to the latest joint_states; with no
+            # joint_states yet it cannot be judged: "start now"
+            local = None
+            if self._hw_stamp is not None:
+                local = now + (stamp - self._hw_stamp)
+                self._command_ages.append(self._hw_stamp - stamp)
+            traj = dataclasses.replace(traj, start_time=local)
+        verdict = self.core.check_trajectory(traj, now, base_pose=self._base_pose)
         if verdict.trajectory is not None:
             if verdict.trajectory.joint_names != traj.joint_names:
                 # controlled stop: only the legs' part of the command passes
-                msg = conv.trajectory_to_msg(verdict.trajectory)
+                msg = conv.trajectory_to_msg(
+                    dataclasses.replace(verdict.trajectory, start_time=stamp)
+                )
             self.pub_trajectory.publish(msg)
         else:
             self.get_logger().error(f'rejected trajectory: {verdict.reason}')
@@ -235,6 +255,9 @@ class SafetySupervisorNode(Node):
         # Only keep the latest message (cheap at 250 Hz); it reaches the core before every check
         # and at check_rate (effort watch).
         self._joint_state = msg
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if stamp > 0.0:
+            self._hw_stamp = stamp
 
     def _flush_joint_state(self) -> None:
         msg, self._joint_state = self._joint_state, None
@@ -303,6 +326,12 @@ class SafetySupervisorNode(Node):
     def _on_status_timer(self) -> None:
         self._publish_status(force=True)
         values: dict[str, object] = {'accepted_commands': self.core.accepted_commands}
+        ages, self._command_ages = self._command_ages, []
+        if ages:
+            # how far behind the latest joint_states the commands were computed: the control
+            # loop's latency (its sensor -> command delay plus transport), since the last report
+            values['command_age_ms_median'] = f'{1e3 * sorted(ages)[len(ages) // 2]:.1f}'
+            values['command_age_ms_max'] = f'{1e3 * max(ages):.1f}'
         if self._estop_latency_ms:
             values['estop_latency_ms_last'] = f'{self._estop_latency_ms[-1]:.3f}'
         self.pub_diagnostics.publish(

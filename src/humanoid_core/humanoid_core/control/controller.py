@@ -25,7 +25,10 @@ Each method returns an `Activity` handle (progress, status text, `done`, `code`,
 `tick(measured, now)` advances everything one control period and returns a `Command`: a short
 joint trajectory for all body joints (a point at t=0 on the current reference, then points
 along the reference over a short horizon, positions + velocities, with the servo gravity-sag
-offsets added) and gripper widths to send. The trajectory starts at the reference (within
+offsets added) and gripper widths to send. The trajectory is stamped with `now` (the sample
+time of the measurement it was computed from), so a driver plays it at the right time however
+late it arrives (measured: an unstamped command 5 ms late made walks fall; stamped, walks
+survive 8 ms latency plus 60-90 ms gaps). The trajectory starts at the reference (within
 the safety supervisor's `max_start_jump` of the measured position) and its Hermite segments
 stay within the velocity/acceleration limits, so the supervisor accepts it; streaming it every
 tick keeps its watchdog fed.
@@ -130,6 +133,9 @@ class ControllerConfig:
     walk_settle_time: float = 0.5  # s standing after the last step before judging
     retreat_distance: float = 0.25  # m stepped back from a table before walking elsewhere
     table_clearance: float = 0.35  # m: base this close to a table footprint = at the table
+    # Walks longer than this (m) turn to face the way first, walk forward and turn at the end
+    # (forward steps are longer and steadier than side steps); 0 = straight to the goal.
+    face_travel_distance: float = 0.6
     gripper_open_width: float = GRIPPER_MAX_WIDTH  # m
     gripper_close_width: float = 0.0  # m (the servos squeeze what is between the fingers)
     gripper_min_time: float = 0.4  # s before a gripper activity may finish
@@ -447,8 +453,9 @@ class WholeBodyController:
             return f'target {np.round(p, 3).tolist()} is inside the robot body'
         return ''
 
-    def _at_table(self) -> bool:
-        b = self._base_pose()
+    def _at_table(self, pose: Pose2D | None = None) -> bool:
+        """The base (or `pose`) is within `table_clearance` of a world keep-out box."""
+        b = self._base_pose() if pose is None else pose
         for box in self.safety.keep_out:
             if box.frame != 'world':
                 continue
@@ -784,7 +791,24 @@ class WholeBodyController:
             )
             if far and cfg.retreat_distance > 0.0 and self._at_table():
                 legs.append(base.compose(Pose2D(-cfg.retreat_distance, 0.0, 0.0)))
-            legs.append(goal)
+            final = [goal]
+            if far and cfg.retreat_distance > 0.0 and self._at_table(goal):
+                # Arrive at a table square on: walk to a point retreat_distance behind the goal,
+                # then straight forward (a diagonal path clipped the table's corner with an arm)
+                pre = goal.compose(Pose2D(-cfg.retreat_distance, 0.0, 0.0))
+                if math.hypot(pre.x - base.x, pre.y - base.y) > 0.05:
+                    final.insert(0, pre)
+            start = legs[-1] if legs else base
+            travel = final[0]
+            dist = math.hypot(travel.x - start.x, travel.y - start.y)
+            if cfg.face_travel_distance > 0.0 and dist > cfg.face_travel_distance:
+                heading = math.atan2(travel.y - start.y, travel.x - start.x)
+                if abs(wrap_angle(heading - start.yaw)) > 0.3:
+                    legs.append(Pose2D(start.x, start.y, heading))  # turn on the spot
+                if abs(wrap_angle(heading - travel.yaw)) > 0.3:
+                    # walk there facing the way, then turn on the spot
+                    legs.append(Pose2D(travel.x, travel.y, heading))
+            legs.extend(final)
             act._state.update(
                 goal=goal, legs=legs, start=base, phase='prepare',
                 tol=(position_tolerance or cfg.walk_position_tolerance,
@@ -975,10 +999,16 @@ class WholeBodyController:
             if self._ref is None or self.fallen or self.estopped:
                 self._resync(qm_body)
                 return Command(None, self._gripper_commands(force=self._ref is None))
-            if self._mode != 'walk' and np.max(np.abs(self._ref - qm_body)) > (
-                self.config.resync_threshold
-            ):
-                self._abort_all(ErrorCode.FAILED, 'the robot was moved (reset?)')
+            deviation = np.abs(self._ref - qm_body)
+            if self._mode != 'walk' and np.max(deviation) > self.config.resync_threshold:
+                # Name the joint: an arm pressed against a table or an object looks the same
+                # as a simulator reset from here.
+                k = int(np.argmax(deviation))
+                self._abort_all(
+                    ErrorCode.FAILED,
+                    f'{self.names[k]} is {deviation[k]:.2f} rad from where it was commanded '
+                    f'(blocked by a contact, pushed, or the simulator was reset)',
+                )
                 self._resync(qm_body)
             self._update_body()
             self._update_head()
@@ -1321,9 +1351,9 @@ class WholeBodyController:
             p1 = np.clip(p0 + np.clip(ahead - p0, -step, step), self.lower, self.upper)
             p0 = np.clip(p0, self.lower, self.upper)
             return JointTrajectory.from_lists(
-                self.names, [(p0.tolist(), None, 0.0), (p1.tolist(), None, dt)]
+                self.names, [(p0.tolist(), None, 0.0), (p1.tolist(), None, dt)], self.now
             )
-        return JointTrajectory.from_lists(self.names, points)
+        return JointTrajectory.from_lists(self.names, points, self.now)
 
     def _reference_at(self, t: float) -> tuple[FloatArray, FloatArray]:
         """The reference t s ahead: exact along planned moves, extrapolated while walking."""

@@ -70,7 +70,13 @@ class WalkingParams:
     )  # fmt: skip
     limits: FootstepLimits = field(
         default_factory=lambda: FootstepLimits(
-            max_step_length=0.2, max_lateral_step=0.08, max_turn=0.3, stance_width=0.19
+            # max_turn 0.1 rad per step: with command latency (8-16 ms) and 60 ms gaps the
+            # robot fell while turning on the spot with 0.3 / 0.2 / 0.15 rad (closed loop
+            # in-process, station walks: 0.3 0/2, 0.2 1/3, 0.15 4/6, 0.1 6/7 arrived)
+            max_step_length=0.2,
+            max_lateral_step=0.08,
+            max_turn=0.1,
+            stance_width=0.19,
         )
     )
     control_dt: float = 0.01

@@ -45,6 +45,7 @@ __all__ = [
 ]
 
 HANDS = ('left', 'right')
+STALE_COMMAND_TOLERANCE = 0.25  # s a trajectory start stamp may lie in the past (transport delay)
 
 
 def gripper_joint_names(hand: str) -> tuple[str, str]:
@@ -544,7 +545,13 @@ class MujocoBackend(SimulatorBackend):
         return reports
 
     def set_trajectory(self, trajectory: JointTrajectory) -> JointTrajectory:
-        traj = validate_trajectory(trajectory, self._limits, self.time)
+        # Stamped commands arrive late by the transport latency (the controller stamps each
+        # with the sample time of the joint states it was computed from, so the robot plays
+        # it at the right time); like ros2_control, a start in the past is sampled from now.
+        # The safety supervisor already rejected stale ones (its start_tolerance).
+        traj = validate_trajectory(
+            trajectory, self._limits, self.time, start_tolerance=STALE_COMMAND_TOLERANCE
+        )
         missing = [n for n in traj.joint_names if self._act[self._index[n]] < 0]
         if missing:
             raise TrajectoryError(f'trajectory names joints without an actuator: {missing}')
