@@ -581,8 +581,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--base-mode', choices=('dynamic', 'kinematic_base'), default='dynamic')
     ap.add_argument('--leg-gains', type=lambda s: tuple(float(v) for v in s.split(',')),
                     help='override the leg servo gains: KP,KV')  # fmt: skip
-    ap.add_argument('--command-latency', type=float, default=0.0, metavar='MS',
-                    help='walking: targets reach the servos 0..2 x MS ms late (default 0)')
+    ap.add_argument(
+        '--command-latency',
+        type=float,
+        default=0.0,
+        metavar='MS',
+        help='walking: targets reach the servos 0..2 x MS ms late (default 0)',
+    )
     ap.add_argument('--no-images', action='store_true')
     ap.add_argument(
         '--reach-corrections',
