@@ -213,8 +213,8 @@ def walk_trial(
     goal = start.compose(local)
 
     # --command-latency: each tick's targets reach the servos L ms late, L uniform in
-    # [0, 2 x latency] (the command age measured over ROS on this machine: median 4-16 ms,
-    # max 20-90 ms), applied at 1 ms resolution; the newest one due wins
+    # [0, 2 x latency], in order (the command age measured over ROS on this machine: median
+    # 4-16 ms, max 20-90 ms), applied at 1 ms resolution
     latency = args.command_latency / 1e3
     pending: list[tuple[float, Any]] = []
 
@@ -226,7 +226,9 @@ def walk_trial(
             sim.set_targets(targets)
             sim.step(CONTROL_DT, base_pose=base)
             return
-        pending.append((sim.time + float(rng.uniform(0.0, 2.0 * latency)), targets))
+        # in order, as over one DDS writer -> reader: never before the previous command
+        due_at = sim.time + float(rng.uniform(0.0, 2.0 * latency))
+        pending.append((max(due_at, pending[-1][0]) if pending else due_at, targets))
         for _ in range(round(CONTROL_DT / 1e-3)):
             due = [p for p in pending if p[0] <= sim.time + 1e-9]
             if due:
