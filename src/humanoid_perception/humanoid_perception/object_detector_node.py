@@ -31,6 +31,7 @@ from humanoid_core.perception.frame import FrameError, Intrinsics, RgbdFrame
 from humanoid_core.perception.open_vocab import BACKENDS, OpenVocabError, make_detector
 from humanoid_core.perception.pipeline import DetectorConfig
 from humanoid_core.world.scene import SceneError
+from humanoid_ros.executors import SideNode
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
@@ -121,8 +122,13 @@ class ObjectDetectorNode(Node):
         self.create_subscription(Image, 'camera/color/image_raw', self.on_rgb, images)
         self.create_subscription(Image, 'camera/depth/image_raw', self.on_depth, images)
         self.create_subscription(CameraInfo, 'camera/color/camera_info', self.on_info, sensor)
-        self.create_subscription(JointState, 'joint_states', self.on_joints, sensor)
-        self.create_subscription(Odometry, 'odom', self.on_odom, sensor)
+        # joint_states and odom (250 Hz each) only give the camera pose: on a side node with
+        # the events executor, not through this node's executor (measured: its per-message
+        # Python overhead, not the callbacks, made these subscriptions expensive)
+        self._sensors = SideNode(f'{self.get_name()}_sensors', self.get_namespace(), self.context)
+        self._sensors.node.create_subscription(JointState, 'joint_states', self.on_joints, sensor)
+        self._sensors.node.create_subscription(Odometry, 'odom', self.on_odom, sensor)
+        self._sensors.start()
         # Steady clock: diagnostics (and the stale-camera check) go on when /clock stops.
         self.create_timer(
             self.p['diagnostics_period'],
@@ -150,8 +156,14 @@ class ObjectDetectorNode(Node):
             self.intrinsics = None
             self.warn(f'bad camera_info: {exc}')
 
+    def destroy_node(self) -> None:
+        self._sensors.stop()
+        super().destroy_node()
+
     def on_joints(self, msg: JointState) -> None:
-        self.joints.update(zip(msg.name, msg.position, strict=False))
+        joints = dict(self.joints)  # replaced, never mutated: read on the executor thread
+        joints.update(zip(msg.name, msg.position, strict=False))
+        self.joints = joints
 
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation

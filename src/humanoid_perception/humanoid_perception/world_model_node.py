@@ -27,6 +27,7 @@ from humanoid_core.perception.tracker import (
 )
 from humanoid_core.world.scene import SceneError, initial_world
 from humanoid_core.world.types import HANDS
+from humanoid_ros.executors import SideNode
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
@@ -117,8 +118,13 @@ class WorldModelNode(Node):
             QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE),
         )
         sensor = qos_profile_sensor_data
-        self.create_subscription(JointState, 'joint_states', self.on_joints, sensor)
-        self.create_subscription(Odometry, 'odom', self.on_odom, sensor)
+        # joint_states and odom (250 Hz each) only give the camera pose: on a side node with
+        # the events executor, not through this node's executor (measured: its per-message
+        # Python overhead, not the callbacks, made these subscriptions expensive)
+        self._sensors = SideNode(f'{self.get_name()}_sensors', self.get_namespace(), self.context)
+        self._sensors.node.create_subscription(JointState, 'joint_states', self.on_joints, sensor)
+        self._sensors.node.create_subscription(Odometry, 'odom', self.on_odom, sensor)
+        self._sensors.start()
         self.create_subscription(CameraInfo, 'camera/color/camera_info', self.on_info, sensor)
         if self.p['occlusion_from_depth']:
             images = sensor
@@ -127,6 +133,10 @@ class WorldModelNode(Node):
             self.create_subscription(Image, 'camera/depth/image_raw', self.on_depth, images)
         self.create_timer(self.p['tick_period'], self.on_tick)
         self.publish(force=True)
+
+    def destroy_node(self) -> None:
+        self._sensors.stop()
+        super().destroy_node()
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -146,7 +156,9 @@ class WorldModelNode(Node):
         self.depth_msg = msg
 
     def on_joints(self, msg: JointState) -> None:
-        self.joints.update(zip(msg.name, msg.position, strict=False))
+        joints = dict(self.joints)  # replaced, never mutated: read on the executor thread
+        joints.update(zip(msg.name, msg.position, strict=False))
+        self.joints = joints
 
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation

@@ -30,6 +30,7 @@ from humanoid_core.safety import (
     load_safety_limits,
 )
 from humanoid_core.sim.trajectory import JointTrajectory
+from humanoid_ros.executors import SideNode
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
 import rclpy
@@ -147,8 +148,14 @@ class SafetySupervisorNode(Node):
         for hand in HANDS:
             sub(Float64, f'safety_supervisor/gripper/{hand}/command',
                 lambda msg, hand=hand: self._on_gripper(hand, msg), COMMAND_QOS)  # fmt: skip
-        sub(JointState, 'joint_states', self._on_joint_states, qos_profile_sensor_data)
-        sub(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
+        # joint_states and odom (250 Hz each) on a side node with the events executor: through
+        # this node's executor their per-message overhead cost more than the checks. The
+        # callbacks only store the latest message / pose (read here before every check).
+        self._sensors = SideNode(f'{self.get_name()}_sensors', self.get_namespace(), self.context)
+        side = self._sensors.node.create_subscription
+        side(JointState, 'joint_states', self._on_joint_states, qos_profile_sensor_data)
+        side(Odometry, 'odom', self._on_odom, qos_profile_sensor_data)
+        self._sensors.start()
         sub(Bool, 'estop', self._on_estop_topic, LATCHED_QOS)
         sub(DiagnosticArray, 'diagnostics', self._on_diagnostics, HEARTBEAT_QOS)
         self.create_service(SetBool, 'estop', self._on_estop_service)
@@ -160,6 +167,10 @@ class SafetySupervisorNode(Node):
             f'required nodes {list(self.core.required_nodes)}, '
             f'posture checks {"on" if kinematics else "off"}'
         )
+
+    def destroy_node(self) -> None:
+        self._sensors.stop()
+        super().destroy_node()
 
     # ---------------------------------------------------------------- parameters
     def _declare_parameters(self) -> dict:

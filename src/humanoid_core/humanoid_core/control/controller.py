@@ -131,6 +131,9 @@ class ControllerConfig:
     walk_position_tolerance: float = 0.15  # m (default when a goal gives 0)
     walk_angle_tolerance: float = 0.15  # rad
     walk_settle_time: float = 0.5  # s standing after the last step before judging
+    # extra walks to the goal when a walk ends outside the tolerance (short walks end before
+    # the drift correction acts; backward steps slip in yaw, and a turn is 0.1 rad per step)
+    walk_retries: int = 4
     retreat_distance: float = 0.25  # m stepped back from a table before walking elsewhere
     table_clearance: float = 0.35  # m: base this close to a table footprint = at the table
     # Walks longer than this (m) turn to face the way first, walk forward and turn at the end
@@ -164,6 +167,8 @@ class ControllerConfig:
             raise ValueError('ControllerConfig.horizon must be >= control_dt')
         if self.max_corrections < 0:
             raise ValueError('ControllerConfig.max_corrections must be >= 0')
+        if self.walk_retries < 0:
+            raise ValueError('ControllerConfig.walk_retries must be >= 0')
 
 
 @dataclass(frozen=True)
@@ -1248,7 +1253,9 @@ class WholeBodyController:
             yaw_err = abs(wrap_angle(goal.yaw - base.yaw))
             pos_tol, ang_tol = st['tol']
             res = {'position_error': dist, 'angle_error': yaw_err}
-            if (dist > pos_tol or yaw_err > ang_tol) and st.get('retries', 0) < 2:
+            if (dist > pos_tol or yaw_err > ang_tol) and st.get('retries', 0) < (
+                self.config.walk_retries
+            ):
                 # Short walks end before the drift correction can act: walk the rest.
                 st['retries'] = st.get('retries', 0) + 1
                 st['legs'] = [goal]

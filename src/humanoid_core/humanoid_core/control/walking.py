@@ -162,6 +162,9 @@ class WalkingController:
         self._velocity = None
         self._goal = None
         self._goal_world = None
+        # the feet were just taken from the measured pose: the plan frame is the world again
+        # (an offset kept from an earlier walk turned every later goal by the old drift)
+        self._plan_from_world = Pose2D()
         self._last_corrected_step = -1
         self._last_adapted_step = -1
         # Lower the CoM to the walking height smoothly over `transition_time`.
