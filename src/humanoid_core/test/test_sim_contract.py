@@ -153,7 +153,7 @@ def test_trajectory_is_interpolated_in_time(fresh: SimulatorBackend) -> None:
 
 def test_late_stamped_trajectory_plays_from_now(fresh: SimulatorBackend) -> None:
     """A trajectory stamped in the past (transport delay) is sampled at the current time, not
-    restarted; one older than STALE_COMMAND_TOLERANCE is refused."""
+    restarted; one older than STALE_START_TOLERANCE is refused."""
     _run(fresh, 0.5)
     q0 = fresh.read_state().position_of(ARM_JOINT)
     now = fresh.time

@@ -120,6 +120,8 @@ class HardwareNode(Node):
 
     # -- parameters -----------------------------------------------------------------------
     def _declare_parameters(self) -> dict[str, Any]:
+        from humanoid_core.sim.trajectory import STALE_START_TOLERANCE
+
         specs: list[tuple[str, Any, str, dict[str, Any]]] = [
             ('robot', 'op3_like', 'robot name: config/robots/<robot>.yaml', {}),
             ('robot_config', '', "robot YAML path ('' = config/robots/<robot>.yaml)", {}),
@@ -128,7 +130,8 @@ class HardwareNode(Node):
             ('enable_on_start', True, 'torque on at start, holding the measured position', {}),
             ('control_rate', 0.0, 'read/write cycle, Hz (0 = the robot file control_rate)',
              {'floating_point_range': [FloatingPointRange(from_value=0.0, to_value=1000.0)]}),
-            ('start_tolerance', 0.25, 's a trajectory start stamp may lie in the past',
+            ('start_tolerance', STALE_START_TOLERANCE,
+             's a trajectory start stamp may lie in the past',
              {'floating_point_range': [FloatingPointRange(from_value=0.0, to_value=10.0)]}),
         ]  # fmt: skip
         values: dict[str, Any] = {}

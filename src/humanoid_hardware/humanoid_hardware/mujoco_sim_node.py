@@ -343,6 +343,17 @@ class MujocoSimNode(Node):
         stats = self._stats
         next_diag = time.monotonic() + DIAGNOSTICS_PERIOD
         eps = 1e-9
+        t = b.time
+        nxt: dict[str, float] = {}
+
+        def due(key: str, dt: float) -> bool:
+            """Whether output `key` is due at sim time t; if so, schedule its next time (a
+            missed period is dropped, not caught up in a burst)."""
+            if t + eps < nxt[key]:
+                return False
+            nxt[key] = max(nxt[key] + dt, t + dt / 2)
+            return True
+
         while self._running.is_set():
             with self._lock:
                 while self._commands:
@@ -362,30 +373,24 @@ class MujocoSimNode(Node):
                 stats.step_s += time.perf_counter() - t_step
                 stats.steps += 1
                 t = b.time
-                if t + eps >= nxt['clock']:  # before joint_states stamped the same
+                if due('clock', clock_dt):  # before joint_states stamped the same
                     self.pub_clock.publish(conv.clock_msg(t))
-                    nxt['clock'] = max(nxt['clock'] + clock_dt, t + clock_dt / 2)
-                if t + eps >= nxt['js']:
+                if due('js', js_dt):
                     self._publish_state()
                     stats.js += 1
-                    nxt['js'] = max(nxt['js'] + js_dt, t + js_dt / 2)
-                if t + eps >= nxt['gt']:
+                if due('gt', gt_dt):
                     stamp = conv.time_msg(t)
                     poses = b.object_poses()
                     self.pub_objects.publish(
                         conv.object_array_msg(poses, self.scene.objects, stamp)
                     )
-                    nxt['gt'] = max(nxt['gt'] + gt_dt, t + gt_dt / 2)
                 viewer = self._viewer
                 if viewer is not None and stats.steps % 16 == 0 and viewer.is_running():
                     viewer.sync()
                 if self._slip is not None and t >= self._slip[0]:
                     self._end_slip()
-                camera_due = p['cameras_enabled'] and t + eps >= nxt['cam']
-                if camera_due:
-                    nxt['cam'] = max(nxt['cam'] + cam_dt, t + cam_dt / 2)
-                if ov_dt is not None and t + eps >= nxt['ov']:
-                    nxt['ov'] = max(nxt['ov'] + ov_dt, t + ov_dt / 2)
+                camera_due = p['cameras_enabled'] and due('cam', cam_dt)
+                if ov_dt is not None and due('ov', ov_dt):
                     self._overview_due = camera_due = True
             if camera_due:
                 # The render thread captures the scene as it is now, then draws while physics

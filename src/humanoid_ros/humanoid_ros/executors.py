@@ -1,4 +1,6 @@
-"""A helper node whose callbacks run on their own single-threaded executor thread.
+"""A helper node whose callbacks run on their own executor thread (rclpy's events executor
+where available, else a single-threaded one; HUMANOID_WAITSET_EXECUTOR=1 forces the latter for
+A/B measurements).
 
 Latency-critical subscriptions (a controller's sensors, a simulator's commands) go here instead
 of the main node's multi-threaded executor: there they were delivered tens to hundreds of ms

@@ -29,8 +29,9 @@ from humanoid_core.safety import (
     SupervisorCore,
     load_safety_limits,
 )
-from humanoid_core.sim.trajectory import JointTrajectory
+from humanoid_core.sim.trajectory import STALE_START_TOLERANCE, JointTrajectory
 from humanoid_ros.executors import SideNode
+from humanoid_ros.trajectory import time_to_sec
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
 import rclpy
@@ -92,7 +93,11 @@ PARAMETERS: dict[str, tuple[object, str, tuple[float, float] | None]] = {
         'check the hand workspace box, keep-out boxes and self-collision by FK',
         None,
     ),
-    'start_tolerance': (0.25, 's a trajectory start stamp may lie in the past', (0.0, 10.0)),
+    'start_tolerance': (
+        STALE_START_TOLERANCE,
+        's a trajectory start stamp may lie in the past',
+        (0.0, 10.0),
+    ),
     'walk_stop_time': (
         5.0,
         's an e-stop while walking lets the legs finish the step before the hold (0 = hold '
@@ -266,7 +271,7 @@ class SafetySupervisorNode(Node):
         # Only keep the latest message (cheap at 250 Hz); it reaches the core before every check
         # and at check_rate (effort watch).
         self._joint_state = msg
-        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        stamp = time_to_sec(msg.header.stamp)
         if stamp > 0.0:
             self._hw_stamp = stamp
 

@@ -23,6 +23,7 @@ import numpy as np
 from .builder import build_model
 from .scene import Layout, Scene, load_scene
 from .trajectory import (
+    STALE_START_TOLERANCE,
     JointLimit,
     JointTrajectory,
     TrajectoryError,
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 HANDS = ('left', 'right')
-STALE_COMMAND_TOLERANCE = 0.25  # s a trajectory start stamp may lie in the past (transport delay)
 
 
 def gripper_joint_names(hand: str) -> tuple[str, str]:
@@ -550,7 +550,7 @@ class MujocoBackend(SimulatorBackend):
         # it at the right time); like ros2_control, a start in the past is sampled from now.
         # The safety supervisor already rejected stale ones (its start_tolerance).
         traj = validate_trajectory(
-            trajectory, self._limits, self.time, start_tolerance=STALE_COMMAND_TOLERANCE
+            trajectory, self._limits, self.time, start_tolerance=STALE_START_TOLERANCE
         )
         missing = [n for n in traj.joint_names if self._act[self._index[n]] < 0]
         if missing:

@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 
 __all__ = [
+    'STALE_START_TOLERANCE',
     'JointLimit',
     'JointTrajectory',
     'LimitLike',
@@ -27,6 +28,10 @@ __all__ = [
     'TrajectorySampler',
     'validate_trajectory',
 ]
+
+# s a command's start stamp may lie behind the consumer's clock (transport delay) before it is
+# refused as stale: the simulator, the hardware node and the safety supervisor's default
+STALE_START_TOLERANCE = 0.25
 
 
 class TrajectoryError(ValueError):
