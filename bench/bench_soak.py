@@ -199,7 +199,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
             shm_seen.update(shm_files_of(pid))
         return procs
 
-    obs = Observer('bench_soak', domain_id=int(env['ROS_DOMAIN_ID']))
+    obs = Observer('bench_soak', domain_id=int(env['ROS_DOMAIN_ID']), cameras=False, imu=False)
     results: list[dict[str, Any]] = []
     start_samples: dict[int, dict[str, float]] = {}
     end_samples: dict[int, dict[str, float]] = {}

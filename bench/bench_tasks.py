@@ -89,7 +89,9 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
     last_plan_len = [0]
     try:
         stack.start()
-        observer = Observer(f'bench_tasks_{index}', domain_id=int(env['ROS_DOMAIN_ID']))
+        observer = Observer(
+            f'bench_tasks_{index}', domain_id=int(env['ROS_DOMAIN_ID']), cameras=False, imu=False
+        )
         ready = wait_until(
             lambda: (
                 observer.world_objects() > 0

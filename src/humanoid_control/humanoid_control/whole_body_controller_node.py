@@ -38,6 +38,7 @@ from humanoid_core.control.controller import (
     WholeBodyController,
 )
 from humanoid_core.control.kinematics import RobotKinematics
+from humanoid_core.control.loop_health import LoopMonitor
 from humanoid_ros.executors import SideNode
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
@@ -99,6 +100,9 @@ PARAMETERS = [
     ('walk_angle_tolerance', 0.15, 'walk_to default heading tolerance, rad', (0.01, 3.2)),
     ('retreat_distance', 0.25, 'step back from a table before walking elsewhere, m', (0.0, 1.0)),
     ('cmd_vel_timeout', 0.5, 'stop walking this long after the last cmd_vel, s', (0.05, 10.0)),
+    ('steady_wait', 15.0,
+     'walk_to waits up to this long for a steady control loop (1 s of on-time ticks), s',
+     (0.0, 120.0)),
     ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
@@ -187,6 +191,13 @@ class WholeBodyControllerNode(Node):
         self._imu_by_stamp: _StampBuffer[Imu] = _StampBuffer()
         self._unsynced = 0
         self._estimator = RobotKinematics()
+        # Loop health: ticks on the joint_states stamps (no skipped samples) and on the wall
+        # clock (no bursts: samples delivered late and then all at once look regular by their
+        # stamps). The wall check only bounds the gaps, so a simulator slower than real time
+        # still counts as steady.
+        self._loop = LoopMonitor(self._period)
+        self._wall = LoopMonitor(self._period, min_fill=0.01)
+        self._loop_lock = threading.Lock()
         self._control_thread = threading.Thread(target=self._control_loop, daemon=True)
         sub = self.create_subscription
         others = MutuallyExclusiveCallbackGroup()
@@ -294,6 +305,9 @@ class WholeBodyControllerNode(Node):
                 self._warn(f'bad sensor data: {exc}')
                 continue
             self._ticks += 1
+            with self._loop_lock:
+                self._loop.tick(now)
+                self._wall.tick(time.monotonic())
             try:
                 if cmd.trajectory is not None:
                     self.pub_traj.publish(conv.trajectory_to_msg(cmd.trajectory))
@@ -332,7 +346,12 @@ class WholeBodyControllerNode(Node):
                 level, text = DiagnosticStatus.ERROR, 'the robot has fallen'
             elif c.estopped:
                 level, text = DiagnosticStatus.WARN, 'safety supervisor stops the robot'
-            values = {'mode': c.mode, 'ticks': self._ticks, 'unsynced_ticks': self._unsynced}
+            values = {
+                'mode': c.mode,
+                'ticks': self._ticks,
+                'unsynced_ticks': self._unsynced,
+                'max_tick_interval_ms': round(1e3 * self._loop_interval(), 1),
+            }
             for res in ('body', 'head', 'left_gripper', 'right_gripper'):
                 act = c.activity(res)
                 values[res] = act.kind if act is not None else 'idle'
@@ -354,6 +373,43 @@ class WholeBodyControllerNode(Node):
         deadline = time.monotonic() + self.params['startup_wait']
         while self.ctrl.measured is None and time.monotonic() < deadline and rclpy.ok():
             time.sleep(0.05)
+
+    def _state_time(self) -> float:
+        """Stamp of the newest joint_states (the control loop's clock)."""
+        with self._latest_lock:
+            msg = self._latest
+        return conv.time_to_sec(msg.header.stamp) if msg is not None else 0.0
+
+    def _loop_interval(self) -> float:
+        """Longest wall-clock time between control ticks in the last second (s)."""
+        with self._loop_lock:
+            return self._wall.max_interval(time.monotonic())
+
+    def _loop_status(self) -> tuple[bool, str]:
+        with self._loop_lock:
+            steady, why = self._loop.status(self._state_time())
+            if steady:
+                steady, why = self._wall.status(time.monotonic())
+            return steady, why
+
+    def _await_steady_loop(self, goal_handle: Any) -> None:
+        """A walk starts on a steady control loop: it waits (up to `steady_wait` s) while the
+        ticks are late or missing, e.g. while a freshly launched stack is still warming up;
+        a gait started then falls within its first steps. After the wait it walks anyway,
+        with a warning."""
+        deadline = time.monotonic() + self.params['steady_wait']
+        steady, why = self._loop_status()
+        if steady:
+            return
+        self.get_logger().info(f'walk_to waits for a steady control loop ({why})')
+        while time.monotonic() < deadline and rclpy.ok() and not goal_handle.is_cancel_requested:
+            time.sleep(0.05)
+            steady, why = self._loop_status()
+            if steady:
+                return
+        self.get_logger().warning(
+            f'walking on an unsteady control loop ({why}): the machine is overloaded'
+        )
 
     def _run(self, goal_handle: Any, act: Activity, feedback: Any, fill: Any) -> Activity:
         """Wait for `act`, publishing feedback (fill(feedback, act)); honour cancel."""
@@ -432,6 +488,7 @@ class WholeBodyControllerNode(Node):
 
     def _execute_walk_to(self, goal_handle: Any) -> WalkTo.Result:
         self._await_first_state()
+        self._await_steady_loop(goal_handle)
         g = goal_handle.request
         act = self.ctrl.walk_to(g.x, g.y, g.theta, float(g.position_tolerance),
                                 float(g.angle_tolerance))  # fmt: skip

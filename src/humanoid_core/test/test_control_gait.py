@@ -176,6 +176,28 @@ def test_velocity_plan_turns_and_advances():
         planner.plan_velocity(Pose2D(), (math.nan, 0.0, 0.0), 0.8, 2)
 
 
+def test_backward_steps_are_shorter_than_forward_steps():
+    lim = FootstepLimits(max_step_length=0.2, max_backward_step=0.1, stance_width=0.2)
+    planner = FootstepPlanner(lim)
+    start = Pose2D(1.0, 0.5, 0.3)
+    # 0.4 m: 2 base increments forward, 4 backward (the closing step comes on top)
+    assert planner.steps_needed(start, start.compose(Pose2D(0.4, 0.0, 0.0))) == 2
+    assert planner.steps_needed(start, start.compose(Pose2D(-0.4, 0.0, 0.0))) == 4
+    back = planner.plan_to_pose(start, start.compose(Pose2D(-0.4, 0.0, 0.0)))
+    feet = {'left': back.initial_left, 'right': back.initial_right}
+    for step in back.steps:
+        rel = feet['right' if step.side == 'left' else 'left'].relative(step.pose)
+        assert rel.x >= -0.1 - 1e-6
+        feet[step.side] = step.pose
+    # velocity mode: -1 m/s clips to the backward limit, +1 m/s to the forward one
+    slow = planner.plan_velocity(Pose2D(), (-1.0, 0.0, 0.0), step_period=0.8, n_steps=3)
+    assert slow.final_base().x == pytest.approx(-0.3, abs=1e-6)
+    fast = planner.plan_velocity(Pose2D(), (1.0, 0.0, 0.0), step_period=0.8, n_steps=3)
+    assert fast.final_base().x == pytest.approx(0.6, abs=1e-6)
+    with pytest.raises(ValueError, match='max_backward_step'):
+        FootstepLimits(max_backward_step=-0.1)
+
+
 def test_footstep_limits_reject_crossing():
     with pytest.raises(ValueError, match='cross'):
         FootstepLimits(max_lateral_step=0.3, stance_width=0.2)

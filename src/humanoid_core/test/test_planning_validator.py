@@ -225,10 +225,19 @@ def test_expand_pick_and_place_into_motion_calls(reg, lab):
     assert walk == [
         MotionCall(
             'walk_to',
-            {'x': 0.0, 'y': -2.0, 'theta': 0.0, 'position_tolerance': 0.0, 'angle_tolerance': 0.0},
+            {'x': 0.0, 'y': -2.0, 'theta': 0.0, 'position_tolerance': 0.05, 'angle_tolerance': 0.1},
         )
     ]
     assert expand(reg.step('wait', 2), lab, reg) == [MotionCall('wait', {'seconds': 2.0}, True)]
+    # hand-over: the holding hand goes out to its own side, off the table in front (the bench's
+    # near edge is 0.22 m ahead), holds still, then opens
+    give = expand(reg.step('hand_over', 'red_cube'), held, reg)
+    assert [c.action for c in give] == ['move_hand', 'wait', 'release', 'go_to_posture']
+    out = give[0].goal
+    assert out['hand'] == 'right' and out['target']['frame_id'] == 'base'
+    x, y, z = out['target']['position']
+    assert x < 0.2 and y < -0.3 and z > 0.8
+    assert give[2].goal == {'hand': 'right'}
     with pytest.raises(StepError, match='add walk_to'):
         expand(
             reg.step('pick', 'red_cube'), apply_step(reg.step('walk_to', 'station'), lab, reg), reg

@@ -109,26 +109,36 @@ class Footstep:
 class FootstepLimits:
     """Limits of one step relative to the support foot, and the nominal stance width (m, rad).
 
-    `max_step_length`: forward/backward advance of the base per step; `max_lateral_step`:
-    sideways advance of the base per step; `max_turn`: heading change per step;
-    `stance_width`: distance between the sole centres when standing.
+    `max_step_length`: forward advance of the base per step; `max_backward_step`: backward
+    advance per step (None: `max_step_length`); `max_lateral_step`: sideways advance of the
+    base per step; `max_turn`: heading change per step; `stance_width`: distance between the
+    sole centres when standing.
     """
 
     max_step_length: float = 0.15
     max_lateral_step: float = 0.06
     max_turn: float = 0.3
     stance_width: float = 0.2
+    max_backward_step: float | None = None
 
     def __post_init__(self) -> None:
         for name in ('max_step_length', 'max_lateral_step', 'max_turn', 'stance_width'):
             value = getattr(self, name)
             if not math.isfinite(value) or value <= 0.0:
                 raise ValueError(f'FootstepLimits.{name} must be positive, got {value!r}')
+        back = self.max_backward_step
+        if back is not None and not (math.isfinite(back) and back > 0.0):
+            raise ValueError(f'FootstepLimits.max_backward_step must be positive, got {back!r}')
         if self.max_lateral_step >= self.stance_width:
             raise ValueError(
                 f'FootstepLimits.max_lateral_step ({self.max_lateral_step}) must be smaller '
                 f'than stance_width ({self.stance_width}) or the feet would cross'
             )
+
+    @property
+    def backward_step(self) -> float:
+        """The backward advance limit per step (m)."""
+        return self.max_step_length if self.max_backward_step is None else self.max_backward_step
 
 
 @dataclass(frozen=True)
@@ -174,8 +184,9 @@ class FootstepPlanner:
         rel = start.relative(goal)
         # Distances along the start heading's axes, and the turn.
         lim = self.limits
+        step_x = lim.max_step_length if rel.x >= 0 else lim.backward_step
         n = max(
-            math.ceil(abs(rel.x) / lim.max_step_length - 1e-9),
+            math.ceil(abs(rel.x) / step_x - 1e-9),
             math.ceil(abs(rel.y) / lim.max_lateral_step - 1e-9),
             math.ceil(abs(rel.yaw) / lim.max_turn - 1e-9),
         )
@@ -223,7 +234,7 @@ class FootstepPlanner:
         vx, vy, wz = (float(v) for v in velocity)
         if not all(math.isfinite(v) for v in (vx, vy, wz)):
             raise ValueError(f'velocity must be finite, got {velocity}')
-        dx = float(np.clip(vx * step_period, -lim.max_step_length, lim.max_step_length))
+        dx = float(np.clip(vx * step_period, -lim.backward_step, lim.max_step_length))
         dy = float(np.clip(vy * step_period, -lim.max_lateral_step, lim.max_lateral_step))
         dyaw = float(np.clip(wz * step_period, -lim.max_turn, lim.max_turn))
         left0, right0 = initial_feet or feet_for_base(start, lim.stance_width)

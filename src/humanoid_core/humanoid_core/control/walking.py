@@ -74,6 +74,7 @@ class WalkingParams:
             # robot fell while turning on the spot with 0.3 / 0.2 / 0.15 rad (closed loop
             # in-process, station walks: 0.3 0/2, 0.2 1/3, 0.15 4/6, 0.1 6/7 arrived)
             max_step_length=0.2,
+            max_backward_step=0.1,
             max_lateral_step=0.08,
             max_turn=0.1,
             stance_width=0.19,

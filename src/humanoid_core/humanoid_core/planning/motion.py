@@ -25,6 +25,10 @@ ABOVE_HEIGHT = 0.15
 """m above the drop point before descending into a container / onto a surface."""
 DROP_CLEARANCE = 0.02
 """m between the object's bottom and the support when the gripper opens."""
+HANDOVER_POINT = (0.10, 0.40, 1.0)
+"""Hand-over position of the left hand in the robot's base frame (m; the right hand mirrors
+y): held out to the robot's side, where an operator stands next to it, clear of the table in
+front (a table's near edge is ~0.2 m ahead of where the robot stands to work)."""
 GRASP_BELOW_TOP = 0.033
 """m from an object's top down to the grasp frame, at most: the palm sits ~4.3 cm above the
 grasp frame, so tall objects (the vial) are grasped above their centre or the palm would hit
@@ -73,6 +77,12 @@ def _drop_point(
 
 
 def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str | None) -> Any:
+    if attr == 'handover':
+        if value not in ('left', 'right'):
+            raise StepError(f'$hand.handover needs a hand, got {value!r}')
+        x, y, z = HANDOVER_POINT
+        sign = 1.0 if value == 'left' else -1.0
+        return {'frame_id': 'base', 'position': [x, sign * y, z], 'orientation': [0, 0, 0, 1]}
     if value in world.places and attr.startswith('approach_'):
         ax, ay, ayaw = world.places[value].approach
         return {'approach_x': ax, 'approach_y': ay, 'approach_yaw': ayaw}[attr]

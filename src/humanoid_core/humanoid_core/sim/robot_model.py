@@ -225,6 +225,7 @@ def load_robot_spec(urdf: str | None = None) -> mujoco.MjSpec:
         if body_name.endswith('_foot'):
             geom.name = body_name.replace('_foot', '_sole_geom')
             geom.friction = list(_SOLE_FRICTION)
+            geom.condim = 4
         elif '_gripper_finger_' in body_name:
             geom.friction = list(_PAD_FRICTION)
             geom.condim = 4
