@@ -225,7 +225,13 @@ def test_expand_pick_and_place_into_motion_calls(reg, lab):
     assert walk == [
         MotionCall(
             'walk_to',
-            {'x': 0.0, 'y': -2.0, 'theta': 0.0, 'position_tolerance': 0.05, 'angle_tolerance': 0.1},
+            {
+                'x': 0.0,
+                'y': -2.0,
+                'theta': 0.0,
+                'position_tolerance': 0.05,
+                'angle_tolerance': 0.1,
+            },
         )
     ]
     assert expand(reg.step('wait', 2), lab, reg) == [MotionCall('wait', {'seconds': 2.0}, True)]
