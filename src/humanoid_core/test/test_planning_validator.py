@@ -221,6 +221,14 @@ def test_expand_pick_and_place_into_motion_calls(reg, lab):
     assert abs(drop[1] - tray.position[1]) < tray.size[1] / 2
     assert place[3].goal == {'hand': 'right'}
 
+    # a tall container: over the bin (12 cm walls) the held cube clears the rim on the way in
+    at_station = apply_step(reg.step('walk_to', 'station'), held, reg)
+    into_bin = expand(reg.step('place_in', 'red_cube', 'bin'), at_station, reg)
+    above_bin, drop_bin = (c.goal['target']['position'][2] for c in into_bin[1:3])
+    cube = lab.objects['red_cube']
+    rim = lab.objects['bin'].top_z
+    assert above_bin - 0.5 * (cube.top_z - cube.bottom_z) >= rim + 0.05
+    assert drop_bin < rim  # and is lowered in
     walk = expand(reg.step('walk_to', 'station'), lab, reg)
     assert walk == [
         MotionCall(

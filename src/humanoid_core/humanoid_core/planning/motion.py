@@ -23,6 +23,8 @@ LIFT_HEIGHT = 0.15
 """m above the grasp point after grasping."""
 ABOVE_HEIGHT = 0.15
 """m above the drop point before descending into a container / onto a surface."""
+RIM_CLEARANCE = 0.08
+"""m between a container's rim and the bottom of the held object above it."""
 DROP_CLEARANCE = 0.02
 """m between the object's bottom and the support when the gripper opens."""
 HANDOVER_POINT = (0.10, 0.40, 1.0)
@@ -101,10 +103,18 @@ def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str
         point, yaw = _drop_point(world, value, held)
         # The hand holds the object grasp_offset above its centre: the drop point is where the
         # object's centre goes, so the hand goes that much higher.
-        lift = (grasp_offset(held) if held is not None else 0.0) + (
-            ABOVE_HEIGHT if attr == 'above' else 0.0
-        )
-        return _pose([point[0], point[1], point[2] + lift], yaw)
+        z = point[2]
+        if attr == 'above':
+            z += ABOVE_HEIGHT
+            if value in world.objects and held is not None:
+                # a tall container (the bin's rim is 12 cm up): the held object and the
+                # fingers clear the rim on the way in (at 15 cm over the drop point the
+                # fingers hit the bin's rim and pushed the robot over)
+                half = 0.5 * (held.top_z - held.bottom_z)
+                z = max(z, world.obj(value).top_z + RIM_CLEARANCE + half)
+        if held is not None:
+            z += grasp_offset(held)
+        return _pose([point[0], point[1], z], yaw)
     raise StepError(f'unknown attribute {attr!r} of {value!r} in the motion template')
 
 

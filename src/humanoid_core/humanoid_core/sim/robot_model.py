@@ -20,9 +20,11 @@ to be attached into a scene (`frame.attach_body(spec.worldbody.first_body(), '',
   `left_foot_touch` / `right_foot_touch` (touch, N) on the soles.
 - contacts: collision geoms (URDF <collision>) collide; URDF <visual> geoms are in group 1,
   visual only; collision geoms are hidden in group 3. Foot collision boxes are named
-  `left_sole_geom` / `right_sole_geom`; finger pads are high-friction with torsional friction
-  (condim 4). Contacts between a body and its nearest colliding ancestor (e.g. thigh-pelvis,
-  hand-forearm) and between the two fingers of a hand are excluded.
+  `left_sole_geom` / `right_sole_geom`; soles and finger pads have torsional friction
+  (condim 4: a rubber sole's contact patch resists spinning; with condim 3 a stance foot on an
+  edge contact spun and the robot fell while side-stepping), finger pads are high-friction.
+  Contacts between a body and its nearest colliding ancestor (e.g. thigh-pelvis, hand-forearm)
+  and between the two fingers of a hand are excluded.
 """
 
 from __future__ import annotations
@@ -225,7 +227,7 @@ def load_robot_spec(urdf: str | None = None) -> mujoco.MjSpec:
         if body_name.endswith('_foot'):
             geom.name = body_name.replace('_foot', '_sole_geom')
             geom.friction = list(_SOLE_FRICTION)
-            geom.condim = 4
+            geom.condim = 4  # torsional friction (see the module doc)
         elif '_gripper_finger_' in body_name:
             geom.friction = list(_PAD_FRICTION)
             geom.condim = 4
