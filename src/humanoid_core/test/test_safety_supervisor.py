@@ -203,6 +203,44 @@ def test_estop_holds_latches_and_releases(core):
     assert not core.state().holding
 
 
+def test_holds_keep_the_commanded_targets_not_the_sagged_measurement(core):
+    # a command moves the elbow to -0.5 over 1 s; the servo lags and sags 0.02 rad below it
+    elbow = 'left_elbow_joint'
+    assert core.check_trajectory(arm_traj(({elbow: -0.5}, 1.0)), now=1.0).accepted
+    names = list(STAND)
+    sagged = {**STAND, elbow: -0.48}
+    core.update_joint_state(names, [sagged[n] for n in names], None, 2.5)
+    # the command has ended: the watchdog holds where the servo was commanded (-0.5); holding
+    # the measured -0.48 would let the joint sag once more (position servos under load)
+    hold = core.tick(2.6)
+    assert hold is not None and 'watchdog' in core.state().reason
+    held = dict(zip(hold.joint_names, hold.points[0].positions, strict=True))
+    assert held[elbow] == pytest.approx(-0.5)
+    assert held['left_knee_joint'] == STAND['left_knee_joint']  # never commanded: measured
+    # mid-move, an e-stop stops the target where it is at that instant (zero velocity)
+    core.release_estop(now=2.6)
+    start = -0.5
+    assert core.check_trajectory(arm_traj(({elbow: 0.0 + start + 0.4}, 1.0)), now=3.0).accepted
+    hold = core.engage_estop(now=3.5)
+    held = dict(zip(hold.joint_names, hold.points[0].positions, strict=True))
+    assert start < held[elbow] < start + 0.4  # between where it was and where it was going
+    assert set(hold.points[0].velocities) == {0.0}
+
+
+def test_an_over_effort_hold_keeps_the_measured_positions(core):
+    # pushing against something: the commanded target is what the joint pushes towards
+    knee = 'left_knee_joint'
+    names = list(STAND)
+    core.check_trajectory(arm_traj(({knee: STAND[knee] + 0.1}, 0.2), names=names), now=1.0)
+    measured = [STAND[n] for n in names]
+    efforts = [250.0 if n == knee else 0.0 for n in names]
+    for t in (1.3, 1.4, 1.55):
+        hold = core.update_joint_state(names, measured, efforts, t)
+    assert hold is not None
+    held = dict(zip(hold.joint_names, hold.points[0].positions, strict=True))
+    assert held[knee] == STAND[knee]
+
+
 LEGS_WAIST = tuple(ROBOT_INFO.legs) + tuple(ROBOT_INFO.waist)
 
 

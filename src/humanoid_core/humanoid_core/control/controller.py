@@ -131,6 +131,14 @@ class ControllerConfig:
     walk_position_tolerance: float = 0.15  # m (default when a goal gives 0)
     walk_angle_tolerance: float = 0.15  # rad
     walk_settle_time: float = 0.5  # s standing after the last step before judging
+    # e-stop while walking: after the closing step the legs keep balancing until the base has
+    # been still (speed < stop_settle_speed m/s) for stop_settle_time s, at most
+    # stop_settle_limit s after the e-stop (the supervisor's walk_stop_time bounds it too).
+    # Held the moment the steps ended, a robot still drifting backwards at ~0.2 m/s fell over
+    # (end to end over ROS, 2 of 3 runs)
+    stop_settle_speed: float = 0.03
+    stop_settle_time: float = 0.3
+    stop_settle_limit: float = 4.0
     # extra walks to the goal when a walk ends outside the tolerance (short walks end before
     # the drift correction acts; backward steps slip in yaw, and a turn is 0.1 rad per step)
     walk_retries: int = 4
@@ -334,6 +342,8 @@ class WholeBodyController:
         self.fallen = False
         self.estopped = False
         self._gait_stopping = False
+        self._stop_t0 = 0.0  # when the controlled stop began
+        self._still_since: float | None = None  # base still since (controlled stop)
         self._safety_reason = ''
         self._last_cmd_vel = -math.inf
         self._velocity_cmd: tuple[float, float, float] | None = None
@@ -371,6 +381,8 @@ class WholeBodyController:
                     self.walking.stop()
                     self._mode = 'walk'
                     self._gait_stopping = True
+                    self._stop_t0 = self.now
+                    self._still_since = None
             elif not blocked:
                 self._gait_stopping = False
 
@@ -998,7 +1010,7 @@ class WholeBodyController:
             self.fallen = fallen
             if self._gait_stopping and self._ref is not None and not self.fallen:
                 self._update_body()  # the controlled stop of the gait (see set_safety_status)
-                if self.walking.walking:
+                if self.walking.walking or not self._settled(measured):
                     return Command(self._trajectory(), {})
                 self._gait_stopping = False
             if self._ref is None or self.fallen or self.estopped:
@@ -1020,6 +1032,19 @@ class WholeBodyController:
             self._update_grippers()
             self._update_activities()
             return Command(self._trajectory(), self._gripper_commands())
+
+    def _settled(self, measured: MeasuredState) -> bool:
+        """Controlled stop: has the base been still long enough (or the time run out)?"""
+        cfg = self.config
+        if self.now - self._stop_t0 >= cfg.stop_settle_limit:
+            return True
+        speed = float(np.linalg.norm(np.asarray(measured.pelvis_linear_velocity, float)[:2]))
+        if speed > cfg.stop_settle_speed:
+            self._still_since = None
+            return False
+        if self._still_since is None:
+            self._still_since = self.now
+        return self.now - self._still_since >= cfg.stop_settle_time
 
     def _resync(self, qm_body: FloatArray) -> None:
         self._ref = np.clip(qm_body.copy(), self.lower, self.upper)

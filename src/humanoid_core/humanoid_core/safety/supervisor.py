@@ -14,9 +14,11 @@ caller's clock: sim time in simulation), so tests drive it on a fake clock.
   the hands' workspace box, keep-out boxes (tables) and self-collision margins. A posture that
   already violates a box/contact is allowed to move back out, not further in.
 - Hold: on e-stop, watchdog timeout, a dead required node or sustained over-effort the
-  core returns a hold trajectory (one point at the measured positions, zero velocities) for
-  the caller to publish once. E-stop is latched until `release_estop`; a watchdog/effort hold
-  ends with the next valid command; a heartbeat hold ends when every required node is back.
+  core returns a hold trajectory (one point, zero velocities) for the caller to publish once:
+  at the positions the servos are commanded to at that instant (the last forwarded command
+  sampled then; measured positions for joints never commanded, and for an over-effort hold).
+  E-stop is latched until `release_estop`; a watchdog/effort hold ends with the next valid
+  command; a heartbeat hold ends when every required node is back.
 - E-stop while walking (`walk_stop_time` > 0): freezing a biped mid-step (one foot in the air,
   the centre of mass moving) tips it over, so when leg commands were moving the legs
   (`walking_velocity`) within the last `walking_window` s, the e-stop is a controlled stop
@@ -24,7 +26,7 @@ caller's clock: sim time in simulation), so tests drive it on a fake clock.
   commands are still accepted - and still checked against every limit - for at most
   `walk_stop_time` s so the gait can put the swing foot down and close the feet; then, or as
   soon as no command came for `stop_idle` s (the controller stops streaming once it stands),
-  every joint holds at its measured position. Any other
+  every joint holds where it is commanded (see Hold). Any other
   joint in a command during that window is dropped from it. `walk_stop_time` = 0 holds
   everything at once.
 - Watchdog (like ros2_control's `cmd_timeout`): armed by an accepted command; fires when no
@@ -48,6 +50,7 @@ from humanoid_core.sim.trajectory import (
     JointTrajectory,
     TrajectoryError,
     TrajectoryPoint,
+    TrajectorySampler,
     validate_trajectory,
 )
 
@@ -94,6 +97,8 @@ class _Bookkeeping:
     controlled_stop_until: float | None = None
     estop_detail: str = ''  # the e-stop's hold reason without the controlled-stop note
     last_command_at: float | None = None
+    # per joint: the sampler of the last accepted command that moves it and its index there
+    commanded: dict[str, tuple[TrajectorySampler, int]] = field(default_factory=dict)
     last_rejection: str = ''
     rejected: int = 0
     accepted: int = 0
@@ -223,7 +228,8 @@ class SupervisorCore:
                     f'for {now - since:.2f} s'
                 )
         if worst and 'effort' not in self._b.holds:
-            return self._start_hold('effort', worst)
+            # at the measured positions: the commanded ones are what the joint pushes towards
+            return self._start_hold('effort', worst, None)
         return None
 
     def note_heartbeat(self, node: str, now: float) -> None:
@@ -244,8 +250,8 @@ class SupervisorCore:
                 f'{self.walk_stop_time:g} s) before the hold'
             )
             self._b.holds['estop'] = detail
-            return self.hold_trajectory(exclude=self._gait_joints)
-        return self._start_hold('estop', detail, force=True)
+            return self.hold_trajectory(exclude=self._gait_joints, now=now)
+        return self._start_hold('estop', detail, now, force=True)
 
     def release_estop(self, now: float) -> bool:
         """Release a latched e-stop; True if it was engaged. The robot keeps holding its
@@ -277,7 +283,7 @@ class SupervisorCore:
             why = 'time limit' if now >= until else f'no command for {self.stop_idle:g} s'
             self.controlled_stop_report = f'controlled stop ended after {took:.2f} s ({why})'
             self._b.holds['estop'] = self._b.estop_detail
-            hold = self.hold_trajectory()
+            hold = self.hold_trajectory(now=now)
         if self._hb_start is None:
             # Grace period counts from construction, or from the first tick on a separate
             # heartbeat clock.
@@ -298,7 +304,7 @@ class SupervisorCore:
                 if 'heartbeat' in self._b.holds:
                     self._b.holds['heartbeat'] = detail
                 else:
-                    hold = self._start_hold('heartbeat', detail)
+                    hold = self._start_hold('heartbeat', detail, now)
             else:
                 self._b.holds.pop('heartbeat', None)
         deadline = self._b.watchdog_deadline
@@ -306,31 +312,61 @@ class SupervisorCore:
             self._b.watchdog_deadline = None
             if 'watchdog' not in self._b.holds:
                 late = now - deadline + self.watchdog_timeout
-                h = self._start_hold('watchdog', f'watchdog: no new command for {late:.2f} s')
+                h = self._start_hold('watchdog', f'watchdog: no new command for {late:.2f} s', now)
                 hold = hold or h
         return hold
 
     # ---------------------------------------------------------------- holds
-    def _start_hold(self, key: str, detail: str, force: bool = False) -> JointTrajectory | None:
+    def _start_hold(
+        self, key: str, detail: str, now: float | None, force: bool = False
+    ) -> JointTrajectory | None:
         new = not self._b.holds
         self._b.holds[key] = detail
         if not (new or force):
             # Already holding for another reason: the robot holds; no second command needed.
             return None
-        return self.hold_trajectory()
+        return self.hold_trajectory(now=now)
 
-    def hold_trajectory(self, exclude: frozenset[str] = frozenset()) -> JointTrajectory | None:
-        """One point at the measured positions (grippers and `exclude` left out), zero
-        velocities; None without a joint state."""
+    def _note_commanded(self, traj: JointTrajectory, now: float) -> None:
+        """Remember where `traj` (validated, forwarded) commands its joints, for holds."""
+        initial = [self._b.positions.get(n, p) for n, p in
+                   zip(traj.joint_names, traj.points[0].positions, strict=True)]  # fmt: skip
+        sampler = TrajectorySampler(traj, initial)
+        for i, name in enumerate(traj.joint_names):
+            self._b.commanded[name] = (sampler, i)
+
+    def hold_trajectory(
+        self, exclude: frozenset[str] = frozenset(), now: float | None = None
+    ) -> JointTrajectory | None:
+        """One point, zero velocities, at the positions the servos are commanded to at `now`:
+        the last forwarded command sampled then (where it ends, once it has ended); the
+        measured position for a joint never commanded, or with `now` None. Grippers and
+        `exclude` left out; None without a joint state.
+
+        Holding the measured positions instead moves a position-servoed robot: under load
+        every joint sits a little below its target (servo sag), so a target at the measured
+        position sags once more. A robot standing still after an e-stop while walking tipped
+        over backwards on that hold (end to end over ROS, 2 of 6 runs)."""
         names = tuple(n for n in self._hold_joints if n in self._b.positions and n not in exclude)
         if not names:
             return None
+        positions = []
+        for n in names:
+            ref = self._b.commanded.get(n) if now is not None else None
+            if ref is None:
+                positions.append(self._b.positions[n])
+            else:
+                sampler, i = ref
+                positions.append(float(sampler.sample(now)[0][i]))
         point = TrajectoryPoint(
-            positions=tuple(self._b.positions[n] for n in names),
+            positions=tuple(positions),
             velocities=tuple(0.0 for _ in names),
             time_from_start=self.hold_time,
         )
-        return JointTrajectory(names, (point,), None)
+        hold = JointTrajectory(names, (point,), None)
+        if now is not None:  # the hold is what the servos are commanded to from now on
+            self._note_commanded(JointTrajectory(names, (point,), now), now)
+        return hold
 
     # ---------------------------------------------------------------- commands
     def reject(self, reason: str) -> Verdict:
@@ -395,6 +431,7 @@ class SupervisorCore:
         assert validated.start_time is not None
         end = validated.start_time + validated.points[-1].time_from_start
         self._b.watchdog_deadline = max(now, end) + self.watchdog_timeout
+        self._note_commanded(validated, now)
         for key in ('watchdog', 'effort'):
             if key == 'effort' and self._b.over_effort_since:
                 continue
