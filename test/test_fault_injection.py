@@ -515,11 +515,12 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
 
 @pytest.mark.xfail(
     strict=False,
-    reason='known open problem: walking driven over ROS (separate sim / supervisor / controller '
-    'processes) is itself unstable on this 2-core machine (already tilting ~0.1 rad at the '
-    'e-stop, and the same walk falls without any e-stop). The controlled stop (legs finish the '
-    'step, then hold) keeps the robot upright in the closed loop in-process: '
-    'src/humanoid_core/test/test_control_estop_walk.py',
+    reason='known open problem, 5 of 6 runs pass here: the controlled stop (legs finish the step '
+    'and balance until the base is still, then everything holds at its commanded position) '
+    'keeps the robot upright in the closed loop in-process '
+    '(src/humanoid_core/test/test_control_estop_walk.py) and mostly over ROS; in 1 of 6 runs '
+    'here the robot fell sideways during the stop itself (walking over ROS is sensitive to '
+    'command latency on this 2-core machine)',
 )
 def test_estop_while_walking(stack: FaultStack) -> None:
     stack.reset()
