@@ -28,6 +28,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from humanoid_core.perception.camera_pose import BASE_MODES, RobotKinematics
 from humanoid_core.perception.classify import Vocabulary, VocabularyError
 from humanoid_core.perception.frame import FrameError, Intrinsics, RgbdFrame
+from humanoid_core.perception.history import StampedHistory
 from humanoid_core.perception.open_vocab import BACKENDS, OpenVocabError, make_detector
 from humanoid_core.perception.pipeline import DetectorConfig
 from humanoid_core.world.scene import SceneError
@@ -100,6 +101,9 @@ class ObjectDetectorNode(Node):
                 raise ParameterError(f'parameter fixed_camera_pose = {v}: {exc}') from None
         self.joints: dict[str, float] = {}
         self.odom: tuple[np.ndarray, np.ndarray] | None = None
+        # ~2 s of joint/odom samples: the camera pose is taken at the image's stamp
+        self.joint_hist: StampedHistory[dict[str, float]] = StampedHistory(500)
+        self.odom_hist: StampedHistory[tuple[np.ndarray, np.ndarray]] = StampedHistory(500)
         self.intrinsics: Intrinsics | None = None
         # the last few colour and depth images by stamp; the newest pair is processed
         self.rgb_buf: deque[tuple[float, Image]] = deque(maxlen=4)
@@ -164,10 +168,12 @@ class ObjectDetectorNode(Node):
         joints = dict(self.joints)  # replaced, never mutated: read on the executor thread
         joints.update(zip(msg.name, msg.position, strict=False))
         self.joints = joints
+        self.joint_hist.append(conv.stamp_to_sec(msg.header.stamp), joints)
 
     def on_odom(self, msg: Odometry) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
         self.odom = (np.array([p.x, p.y, p.z]), np.array([q.w, q.x, q.y, q.z]))
+        self.odom_hist.append(conv.stamp_to_sec(msg.header.stamp), self.odom)
 
     def on_rgb(self, msg: Image) -> None:
         self.last_rgb_wall = time.monotonic()
@@ -179,12 +185,20 @@ class ObjectDetectorNode(Node):
         self.try_process()
 
     # -- processing ------------------------------------------------------------------------
-    def camera_pose(self) -> np.ndarray | None:
+    def camera_pose(self, stamp: float | None = None) -> np.ndarray | None:
+        """The camera's pose in `world` at `stamp` (the joint/odom samples nearest to it; the
+        newest ones without a stamp or history)."""
         if self.fixed_pose is not None:
             return self.fixed_pose
         if self.kin is None or self.odom is None or not self.joints:
             return None
-        self.kin.update(self.joints, *self.odom)
+        joints, odom = self.joints, self.odom
+        if stamp is not None:
+            j = self.joint_hist.nearest(stamp)
+            o = self.odom_hist.nearest(stamp)
+            if j is not None and o is not None:
+                joints, odom = j[1], o[1]
+        self.kin.update(joints, *odom)
         return self.kin.camera_pose()
 
     def next_pair(self) -> tuple[float, Image, Image] | None:
@@ -227,7 +241,7 @@ class ObjectDetectorNode(Node):
                 rgb=conv.rgb_from_image(rgb_msg),
                 depth=conv.depth_from_image(depth_msg),
                 intrinsics=self.intrinsics,
-                camera_pose=self.camera_pose(),
+                camera_pose=self.camera_pose(t_rgb),
                 stamp=t_rgb,
             )
             result = self.detector.detect(frame, now=now)

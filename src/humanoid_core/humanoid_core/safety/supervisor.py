@@ -353,7 +353,7 @@ class SupervisorCore:
         positions = []
         for n in names:
             ref = self._b.commanded.get(n) if now is not None else None
-            if ref is None:
+            if ref is None or now is None:
                 positions.append(self._b.positions[n])
             else:
                 sampler, i = ref
