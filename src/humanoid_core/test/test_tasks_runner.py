@@ -67,15 +67,16 @@ class Hooks:
 
 
 class Motion:
-    def __init__(self, fail: dict[str, int] | None = None) -> None:
+    def __init__(self, fail: dict[str, int] | None = None, code: str = 'FAILED') -> None:
         self.calls: list[str] = []
         self.fail = dict(fail or {})
+        self.code = code
 
     def execute(self, call, should_stop):
         self.calls.append(call.action)
         if self.fail.get(call.action, 0) > 0:
             self.fail[call.action] -= 1
-            return MotionResult(False, 'FAILED', 'fingers closed on nothing')
+            return MotionResult(False, self.code, 'fingers closed on nothing')
         return MotionResult(True)
 
 
@@ -259,3 +260,11 @@ def test_optional_motion_failure_does_not_fail_the_step():
     assert out.code == ErrorCode.SUCCESS, out.message
     assert motion.calls.count('look_at') == 2
     assert any('look_at skipped' in e[2] for e in hooks.events)
+    # ...but a fall during an optional motion is never skipped
+    fell = Motion(fail={'look_at': 99}, code='FELL')
+    config = RunnerConfig(poll_s=0.01, max_replans=0)
+    propose = lambda *_a: PlanProposal(ErrorCode.SUCCESS, PLAN)  # noqa: E731
+    runner = TaskRunner(world, propose, expand_with_look, fell, config=config)
+    out = runner.run(TaskRequest('x'), Hooks())
+    assert out.code != ErrorCode.SUCCESS and 'look_at returned FELL' in out.message
+    assert fell.calls == ['look_at']

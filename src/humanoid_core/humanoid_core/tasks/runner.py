@@ -316,7 +316,10 @@ class TaskRunner:
                 f'{step.text}: {call.action}',
             )
             result = self.motion.execute(call, lambda: self._stop_code(hooks) is not None)
-            if not result.ok and call.optional and self._stop_code(hooks) is None:
+            # an optional motion may miss (the step's effect check judges the outcome), but a
+            # fall always ends the step
+            skip = call.optional and result.code != 'FELL'
+            if not result.ok and skip and self._stop_code(hooks) is None:
                 hooks.feedback(
                     TaskState.EXECUTING,
                     plan,
