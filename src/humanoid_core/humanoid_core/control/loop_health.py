@@ -41,21 +41,20 @@ class LoopMonitor:
 
     def tick(self, now: float) -> None:
         """Record a tick at time `now` (s)."""
+        self._advance(now)
+        self._ticks.append(now)
+
+    def _advance(self, now: float) -> None:
+        """Forget a record from before a clock jump back, and the ticks out of the window
+        (all but one: the first gap inside the window is measured from it)."""
         if self._ticks and now < self._ticks[-1]:
             self._ticks.clear()
-        self._ticks.append(now)
-        self._trim(now)
-
-    def _trim(self, now: float) -> None:
-        # keep one tick before the window: the first gap inside it is measured from there
         while len(self._ticks) > 1 and self._ticks[1] < now - self.window:
             self._ticks.popleft()
 
     def status(self, now: float) -> tuple[bool, str]:
         """(steady, why not) at time `now`."""
-        if self._ticks and now < self._ticks[-1]:
-            self._ticks.clear()
-        self._trim(now)
+        self._advance(now)
         ticks = [t for t in self._ticks if t >= now - self.window]
         expected = self.window / self.period
         if len(ticks) < self.min_fill * expected:
@@ -68,9 +67,7 @@ class LoopMonitor:
 
     def max_interval(self, now: float) -> float:
         """Longest time between ticks in the window (s; the window itself when empty)."""
-        if self._ticks and now < self._ticks[-1]:
-            self._ticks.clear()
-        self._trim(now)
+        self._advance(now)
         if not self._ticks:
             return self.window
         return max(b - a for a, b in itertools.pairwise([*self._ticks, now]))

@@ -84,6 +84,21 @@ class SafetyState:
     rejected_commands: int
 
 
+class _Commanded:
+    """A forwarded command and the measured positions it started from; its sampler is built
+    only when a hold needs it (commands arrive at the control rate, holds rarely)."""
+
+    def __init__(self, traj: JointTrajectory, initial: Sequence[float]) -> None:
+        self.traj = traj
+        self.initial = initial
+        self._sampler: TrajectorySampler | None = None
+
+    def position(self, index: int, now: float) -> float:
+        if self._sampler is None:
+            self._sampler = TrajectorySampler(self.traj, self.initial)
+        return float(self._sampler.sample(now)[0][index])
+
+
 @dataclass
 class _Bookkeeping:
     holds: dict[str, str] = field(default_factory=dict)  # reason key -> detail
@@ -97,8 +112,8 @@ class _Bookkeeping:
     controlled_stop_until: float | None = None
     estop_detail: str = ''  # the e-stop's hold reason without the controlled-stop note
     last_command_at: float | None = None
-    # per joint: the sampler of the last accepted command that moves it and its index there
-    commanded: dict[str, tuple[TrajectorySampler, int]] = field(default_factory=dict)
+    # per joint: the last accepted command that moves it and the joint's index there
+    commanded: dict[str, tuple[_Commanded, int]] = field(default_factory=dict)
     last_rejection: str = ''
     rejected: int = 0
     accepted: int = 0
@@ -331,9 +346,9 @@ class SupervisorCore:
         """Remember where `traj` (validated, forwarded) commands its joints, for holds."""
         initial = [self._b.positions.get(n, p) for n, p in
                    zip(traj.joint_names, traj.points[0].positions, strict=True)]  # fmt: skip
-        sampler = TrajectorySampler(traj, initial)
+        command = _Commanded(traj, initial)
         for i, name in enumerate(traj.joint_names):
-            self._b.commanded[name] = (sampler, i)
+            self._b.commanded[name] = (command, i)
 
     def hold_trajectory(
         self, exclude: frozenset[str] = frozenset(), now: float | None = None
@@ -352,12 +367,12 @@ class SupervisorCore:
             return None
         positions = []
         for n in names:
-            ref = self._b.commanded.get(n) if now is not None else None
+            ref = self._b.commanded.get(n)
             if ref is None or now is None:
                 positions.append(self._b.positions[n])
             else:
-                sampler, i = ref
-                positions.append(float(sampler.sample(now)[0][i]))
+                command, i = ref
+                positions.append(command.position(i, now))
         point = TrajectoryPoint(
             positions=tuple(positions),
             velocities=tuple(0.0 for _ in names),
