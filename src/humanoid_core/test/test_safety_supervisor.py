@@ -179,6 +179,38 @@ def test_moving_back_out_of_a_violation_is_allowed(core):
     ).accepted
 
 
+def test_holding_still_inside_a_keep_out_margin_passes_despite_servo_sag(kinematics):
+    """A hand that ended up inside a table's keep-out margin (the walk brought the table
+    near) sags a few mm below its commanded posture; a command that holds at the commanded
+    posture must pass (the robot must be able to move on), one going deeper must not."""
+    commanded = {'left_shoulder_pitch_joint': -1.2, 'left_elbow_joint': -0.3}
+    sagged = {'left_shoulder_pitch_joint': -1.15, 'left_elbow_joint': -0.3}
+    deeper = {'left_shoulder_pitch_joint': -1.3, 'left_elbow_joint': -0.3}
+
+    def hand_x(changes):
+        q = dict(STAND)
+        q.update(changes)
+        return float(kinematics.evaluate(q).hands['left'][0])
+
+    assert hand_x(sagged) + 0.005 < hand_x(commanded) < hand_x(deeper) - 0.005
+    cfg = dict(CONFIG, keep_out_margin=0.01)
+    cfg['keep_out'] = [  # its near face 4 mm behind the commanded hand
+        {'name': 'table', 'frame': 'world', 'min': [hand_x(commanded) - 0.004, -1.0, 0.0],
+         'max': [hand_x(commanded) + 0.5, 1.0, 2.0]}
+    ]  # fmt: skip
+    c = SupervisorCore(limits_from_dict(cfg), 0.0, kinematics=kinematics)
+    c.update_joint_state(list(STAND), list(STAND.values()), None, 0.0)
+    far = (-1.0, 0.0, 0.0)
+    assert c.check_trajectory(arm_traj((commanded, 2.0)), 0.0, base_pose=far).accepted
+    q = dict(STAND)
+    q.update(sagged)
+    c.update_joint_state(list(q), list(q.values()), None, 3.0)
+    near = (0.0, 0.0, 0.0)  # the measured hand is inside the margin here, the commanded deeper
+    assert c.check_trajectory(arm_traj((commanded, 1.0)), 3.0, base_pose=near).accepted
+    v = c.check_trajectory(arm_traj((deeper, 1.0)), 3.0, base_pose=near)
+    assert "left hand at" in v.reason and "keep-out box 'table'" in v.reason
+
+
 def test_estop_holds_latches_and_releases(core):
     hold = core.engage_estop(now=1.0, source='test')
     assert hold is not None and hold.start_time is None
