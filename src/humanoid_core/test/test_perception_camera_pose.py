@@ -63,3 +63,34 @@ def test_pelvis_mode_and_errors(kin) -> None:
         RobotKinematics(kin.model, camera='tail_camera')
     with pytest.raises(ValueError, match='no site'):
         kin.site_pose('third_hand')
+
+
+def test_near_body_marks_points_on_the_robot_in_its_pose(kin) -> None:
+    """The self-filter: points on the robot's links (simulator ground truth, robot moved and
+    arm raised) are marked, object points on the bench and points 5 cm off a link are not."""
+    import mujoco
+
+    lab = load_scene('lab')
+    scene = make_scene(lab.objects, robot_pose=(-0.2, 0.1, 0.3), base=lab)
+    arm = {'right_shoulder_pitch_joint': -1.0, 'right_elbow_joint': -0.6}
+    with MujocoBackend(scene) as sim:
+        sim.set_joint_targets(list(arm), list(arm.values()))
+        sim.step(800)
+        st = sim.read_state()
+        geoms = {
+            name: (sim.data.geom_xpos[g].copy(), sim.data.geom_xmat[g].reshape(3, 3).copy())
+            for name in ('right_hand_collision', 'right_forearm_collision', 'head_collision')
+            for g in [mujoco.mj_name2id(sim.model, mujoco.mjtObj.mjOBJ_GEOM, name)]
+        }
+        objects = [np.asarray(p.position) for p in sim.object_poses().values()]
+    kin.update(dict(zip(st.joint_names, st.positions, strict=True)), st.base_pose.position,
+               st.base_pose.quaternion)  # fmt: skip
+    on_body = np.array([pos for pos, _ in geoms.values()])
+    # 5 cm beyond the hand box's far face along its own x axis (half size 0.025)
+    hand_pos, hand_rot = geoms['right_hand_collision']
+    beside = hand_pos + hand_rot[:, 0] * (0.025 + 0.05)
+    assert kin.near_body(on_body, 0.015).all()
+    assert not kin.near_body(np.array([beside]), 0.015).any()
+    assert kin.near_body(np.array([beside]), 0.06).all()
+    assert not kin.near_body(np.array(objects), 0.015).any()
+    assert kin.near_body(np.zeros((0, 3)), 0.015).shape == (0,)

@@ -212,3 +212,44 @@ def test_vocabulary_from_scene_and_bad_colours(vocab) -> None:
         Vocabulary.from_scene(
             {'objects': {'x': {'type': 'cube', 'color': 'magenta', 'size': [0.05] * 3}}}
         )
+
+
+def test_excluded_points_are_not_detected(detector, nominal) -> None:
+    frame, truth, _ = nominal
+
+    def near_red(points: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(points - truth['red_cube'], axis=1) < 0.06
+
+    ids = {d.id for d in detector.detect(frame, exclude=near_red).detections}
+    assert ids == BENCH_OBJECTS - {'red_cube'}
+
+
+def test_self_filter_keeps_the_objects_with_the_arm_in_view(detector) -> None:
+    """The raised right arm fills part of the head camera's view over the bench; with the
+    robot's own points filtered out (`RobotKinematics.near_body` in the frame's pose) every
+    bench object is still found where it is, and nothing else is."""
+    from humanoid_core.perception.camera_pose import RobotKinematics
+
+    kin = RobotKinematics.humanoid()
+    lab = load_scene('lab')
+    scene = make_scene(lab.objects, robot_pose=(-0.2, 0.0, 0.0), base=lab)
+    arm = {'right_shoulder_pitch_joint': -0.7, 'right_elbow_joint': -0.9,
+           'right_shoulder_roll_joint': 0.2, 'neck_pitch_joint': 0.6}  # fmt: skip
+    with MujocoBackend(scene) as sim:
+        sim.set_joint_targets(list(arm), list(arm.values()))
+        sim.step(800)
+        frame, truth, st = render_frame(sim), ground_truth(sim), sim.read_state()
+    kin.update(dict(zip(st.joint_names, st.positions, strict=True)), st.base_pose.position,
+               st.base_pose.quaternion)  # fmt: skip
+    on_robot = []
+
+    def exclude(points: np.ndarray) -> np.ndarray:
+        mask = kin.near_body(points, 0.015)
+        on_robot.append(int(mask.sum()))
+        return mask
+
+    dets = {d.id: d for d in detector.detect(frame, exclude=exclude).detections}
+    assert on_robot and on_robot[0] > 500  # the arm is in view and its points were dropped
+    assert set(dets) <= BENCH_OBJECTS and {'red_cube', 'blue_cube', 'tray'} <= set(dets)
+    for name, d in dets.items():
+        assert np.linalg.norm(np.asarray(d.position) - truth[name]) < 0.015, name

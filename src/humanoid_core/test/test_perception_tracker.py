@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+import math
 
 from humanoid_core.perception.tracker import (
     HandState,
@@ -252,3 +253,27 @@ def test_jump_back_in_time_restarts_from_the_priors() -> None:
     assert set(wm.snapshot().objects) == {'tray'}
     wm.tick(10.0)
     assert set(wm.snapshot().objects) == {'tray'}  # and ages normally in the new timeline
+
+
+def test_pieces_of_a_tracked_container_are_no_second_container() -> None:
+    """The arm over the tray splits it into pieces whose centres lie beyond match_radius from
+    the track: they refresh the tray and never become tray_2; a second tray seen beside it
+    still starts a new track."""
+    wm = model(min_hits=1, match_radius=0.05)
+    wm.update(seen(TRAY), 0.0)
+    x, y, z = TRAY.position
+    quarter = (TRAY.size[0] / 4, TRAY.size[1] / 4)
+    pieces = [
+        replace(TRAY, id='', position=(x + quarter[0], y + quarter[1], z)),
+        replace(TRAY, id='', position=(x - quarter[0], y - quarter[1], z)),
+    ]
+    assert all(math.dist(p.position, TRAY.position) > 0.05 for p in pieces)
+    for k in range(1, 6):
+        wm.update(pieces, 0.2 * k)
+    snap = wm.snapshot()
+    assert [o for o in snap.objects if o.startswith('tray')] == ['tray']
+    assert snap.objects['tray'].position == pytest.approx(TRAY.position)  # not moved
+    assert wm.last_seen('tray') == pytest.approx(1.0)
+    beside = replace(TRAY, id='', position=(x, y + TRAY.size[1], z))  # seen with a piece
+    wm.update([pieces[0], beside], 1.2)
+    assert {o for o in wm.snapshot().objects if o.startswith('tray')} == {'tray', 'tray_2'}

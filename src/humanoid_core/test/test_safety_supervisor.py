@@ -208,7 +208,7 @@ def test_holding_still_inside_a_keep_out_margin_passes_despite_servo_sag(kinemat
     near = (0.0, 0.0, 0.0)  # the measured hand is inside the margin here, the commanded deeper
     assert c.check_trajectory(arm_traj((commanded, 1.0)), 3.0, base_pose=near).accepted
     v = c.check_trajectory(arm_traj((deeper, 1.0)), 3.0, base_pose=near)
-    assert "left hand at" in v.reason and "keep-out box 'table'" in v.reason
+    assert 'left hand at' in v.reason and "keep-out box 'table'" in v.reason
 
 
 def test_estop_holds_latches_and_releases(core):

@@ -30,7 +30,7 @@ from humanoid_core.perception.classify import Vocabulary, VocabularyError
 from humanoid_core.perception.frame import FrameError, Intrinsics, RgbdFrame
 from humanoid_core.perception.history import StampedHistory
 from humanoid_core.perception.open_vocab import BACKENDS, OpenVocabError, make_detector
-from humanoid_core.perception.pipeline import DetectorConfig
+from humanoid_core.perception.pipeline import DetectorConfig, Exclude
 from humanoid_core.world.scene import SceneError
 from humanoid_ros.executors import SideNode
 from humanoid_ros.params import ParameterError, declare_parameters
@@ -60,6 +60,8 @@ PARAMS = [
     ('fixed_camera_pose', [0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0],
      'robot:=fixed: world <- optical frame as x y z qw qx qy qz', None),
     ('stride', 3, 'use every n-th pixel in each direction', (1, 8)),
+    ('self_filter_margin', 0.015, 'ignore points within this distance (m) of the robot\'s own '
+     'links in their pose at the image stamp (robot:=humanoid; 0 = off)', (0.0, 0.1)),
     ('min_confidence', 0.25, 'drop detections below this confidence', (0.0, 1.0)),
     ('max_future', 0.1, 'reject frames stamped more than this after now (s)', (0.0, 10.0)),
     ('camera_qos', 'reliable', 'QoS of the image subscriptions (the simulator publishes '
@@ -201,6 +203,14 @@ class ObjectDetectorNode(Node):
         self.kin.update(joints, *odom)
         return self.kin.camera_pose()
 
+    def self_filter(self) -> Exclude | None:
+        """Points on the robot's own body in the pose `camera_pose` last computed (the
+        image's stamp); None without the kinematic model or with the margin 0."""
+        kin, margin = self.kin, self.p['self_filter_margin']
+        if kin is None or margin <= 0.0:
+            return None
+        return lambda points: kin.near_body(points, margin)
+
     def next_pair(self) -> tuple[float, Image, Image] | None:
         """The newest colour/depth pair (stamps within sync_slop) not yet processed."""
         slop = self.p['sync_slop']
@@ -244,7 +254,7 @@ class ObjectDetectorNode(Node):
                 camera_pose=self.camera_pose(t_rgb),
                 stamp=t_rgb,
             )
-            result = self.detector.detect(frame, now=now)
+            result = self.detector.detect(frame, now=now, exclude=self.self_filter())
         except FrameError as exc:
             if t_rgb > now + self.p['max_future']:
                 self.last_stamp = previous  # a frame from the future must not block later ones

@@ -22,6 +22,10 @@ BASE_MODES = ('projected', 'pelvis')
 _OPTICAL_FROM_MJCAM = np.diag([1.0, -1.0, -1.0])
 _FREE = int(mujoco.mjtJoint.mjJNT_FREE)
 _ONE_DOF = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+_SPHERE = int(mujoco.mjtGeom.mjGEOM_SPHERE)
+_CAPSULE = int(mujoco.mjtGeom.mjGEOM_CAPSULE)
+_CYLINDER = int(mujoco.mjtGeom.mjGEOM_CYLINDER)
+_BOX = int(mujoco.mjtGeom.mjGEOM_BOX)
 
 
 def quat_to_matrix(q: tuple[float, float, float, float] | np.ndarray) -> np.ndarray:
@@ -104,6 +108,14 @@ class RobotKinematics:
             if sid >= 0
         ]
         self._pelvis_T_world = np.eye(4)  # world <- pelvis of the last update
+        # visible geometry (not the collision duplicates in group 3) for `near_body`
+        self._visual_geoms = [
+            g
+            for g in range(model.ngeom)
+            if int(model.geom_type[g]) in (_SPHERE, _CAPSULE, _CYLINDER, _BOX)
+            and int(model.geom_group[g]) != 3
+            and model.geom_rgba[g][3] > 0.0
+        ]
         self._fk_pelvis(None)
 
     @classmethod
@@ -177,6 +189,44 @@ class RobotKinematics:
             raise ValueError(f'robot model has no site {site!r}')
         d = self.data
         return self._in_world(d.site_xpos[sid].copy(), d.site_xmat[sid].reshape(3, 3).copy())
+
+    def near_body(self, points: np.ndarray, margin: float) -> np.ndarray:
+        """Boolean mask of the world `points` (N x 3) within `margin` (m) of the robot's own
+        visual geometry (spheres, capsules, cylinders, boxes) in the pose of the last `update`: the
+        robot's grey joints and links seen by its own camera, which a colour detector takes
+        for the grey tray. Other geom types are ignored."""
+        pts = np.asarray(points, float).reshape(-1, 3)
+        mask = np.zeros(len(pts), bool)
+        if not len(pts):
+            return mask
+        inv = np.linalg.inv(self._pelvis_T_world)
+        local = pts @ inv[:3, :3].T + inv[:3, 3]  # pelvis frame, where the FK is
+        m, d = self.model, self.data
+        centres = d.geom_xpos[self._visual_geoms]
+        reach = float(m.geom_rbound[self._visual_geoms].max()) + margin
+        near = np.all(
+            (local >= centres.min(axis=0) - reach) & (local <= centres.max(axis=0) + reach), axis=1
+        )
+        idx = np.nonzero(near)[0]  # only points in the robot's bounding box are looked at
+        local = local[idx]
+        hit = np.zeros(len(idx), bool)
+        for g in self._visual_geoms:
+            size = m.geom_size[g]
+            rel = (local - d.geom_xpos[g]) @ d.geom_xmat[g].reshape(3, 3)  # geom frame
+            kind = int(m.geom_type[g])
+            if kind == _SPHERE:
+                dist = np.linalg.norm(rel, axis=1) - size[0]
+            elif kind == _CAPSULE:
+                z = np.clip(rel[:, 2], -size[1], size[1])
+                dist = np.hypot(np.hypot(rel[:, 0], rel[:, 1]), rel[:, 2] - z) - size[0]
+            elif kind == _CYLINDER:
+                radial = np.maximum(np.hypot(rel[:, 0], rel[:, 1]) - size[0], 0.0)
+                dist = np.hypot(radial, np.maximum(np.abs(rel[:, 2]) - size[1], 0.0))
+            else:  # box
+                dist = np.linalg.norm(np.maximum(np.abs(rel) - size, 0.0), axis=1)
+            hit |= dist < margin
+        mask[idx[hit]] = True
+        return mask
 
     def has_site(self, site: str) -> bool:
         return mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SITE, site) >= 0

@@ -28,6 +28,7 @@ from humanoid_core.perception.frame import RgbdFrame, validate_frame
 from humanoid_core.perception.pipeline import (
     DetectionResult,
     DetectorConfig,
+    Exclude,
     ObjectDetector,
 )
 
@@ -181,7 +182,9 @@ class OpenVocabDetector:
                     out_boxes.append((box, q, float(best_s[i])))
         return out_boxes
 
-    def detect(self, frame: RgbdFrame, now: float | None = None) -> DetectionResult:
+    def detect(
+        self, frame: RgbdFrame, now: float | None = None, exclude: Exclude | None = None
+    ) -> DetectionResult:
         """Like `ObjectDetector.detect`, with the model's boxes instead of colour clusters."""
         cfg = self.config
         geo = self.geometry
@@ -196,6 +199,9 @@ class OpenVocabDetector:
         if plane is not None:
             h = plane.height_of(points)
             above = (h > cfg.min_height) & (h < cfg.max_height)
+            if exclude is not None:
+                idx = np.nonzero(above)[0]
+                above[idx[exclude(points[idx])]] = False
             s = cfg.stride
             rows, cols = pix[:, 0] * s, pix[:, 1] * s
             for (u0, v0, u1, v1), q, score in boxes:

@@ -16,6 +16,7 @@ Steps per frame (`ObjectDetector.detect`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 import math
 import time
@@ -26,10 +27,14 @@ import numpy as np
 from humanoid_core.perception.classify import UNKNOWN, Vocabulary, VocabularyEntry
 from humanoid_core.perception.frame import FrameError, Intrinsics, RgbdFrame, validate_frame
 
+Exclude = Callable[[np.ndarray], np.ndarray]
+"""World points (N x 3) -> boolean mask of the points a detector ignores."""
+
 __all__ = [
     'Detection',
     'DetectionResult',
     'DetectorConfig',
+    'Exclude',
     'ObjectDetector',
     'SupportPlane',
     'annotate',
@@ -232,8 +237,11 @@ class ObjectDetector:
         return None
 
     # -- main entry ------------------------------------------------------------------------
-    def detect(self, frame: RgbdFrame, now: float | None = None) -> DetectionResult:
-        """Detect vocabulary objects in `frame`; raises FrameError on unusable input."""
+    def detect(
+        self, frame: RgbdFrame, now: float | None = None, exclude: Exclude | None = None
+    ) -> DetectionResult:
+        """Detect vocabulary objects in `frame`; raises FrameError on unusable input.
+        `exclude(points)` marks world points to ignore (the robot's own body)."""
         cfg = self.config
         t0 = time.perf_counter()
         validate_frame(frame, now=now, max_future=cfg.max_future)
@@ -261,6 +269,9 @@ class ObjectDetector:
         classes = self.vocabulary.colors.classify(np.ascontiguousarray(frame.rgb[::s, ::s]))
         obj_cls = classes[obj_pix[:, 0], obj_pix[:, 1]].astype(int)
         known = obj_cls != UNKNOWN
+        if exclude is not None:  # after the colour test: fewer points to look at
+            idx = np.nonzero(known)[0]
+            known[idx[exclude(obj_pts[idx])]] = False
         obj_pts, obj_pix, obj_h, obj_cls = (
             obj_pts[known],
             obj_pix[known],

@@ -276,6 +276,14 @@ class WorldModel:
             self._correct(self.tracks[tid], dets[i], stamp)
             matched_dets.add(i)
             matched_tracks.add(tid)
+        for i, d in enumerate(dets):
+            if i in matched_dets or not d.is_container:
+                continue
+            inside = self._container_around(d)
+            if inside is not None:  # a part of a tracked container: no second one
+                matched_dets.add(i)
+                matched_tracks.add(inside.id)
+                inside.last_seen = max(inside.last_seen, stamp)
         # re-identify by unique label at any distance (moved while unseen), once confirmed
         jumping: set[str] = set()
         for i, d in enumerate(dets):
@@ -321,6 +329,24 @@ class WorldModel:
             self._started = True
             for t in self.tracks.values():
                 t.first_seen = t.last_seen = now
+
+    def _container_around(self, det: ObjectInfo) -> Track | None:
+        """The tracked container of `det`'s label whose footprint holds `det`'s centre.
+
+        Two containers cannot overlap, so such a detection is a piece of the tracked one: the
+        arm over a tray during a place splits it into pieces whose centres lie farther than
+        `match_radius` from the track (3 trays seen, and "the tray" became ambiguous). It
+        counts as a sighting and does not move the track."""
+        for t in self.tracks.values():
+            if t.info.label != det.label or not t.info.is_container or t.held_by is not None:
+                continue
+            dx = det.position[0] - t.info.position[0]
+            dy = det.position[1] - t.info.position[1]
+            c, s = math.cos(t.info.yaw), math.sin(t.info.yaw)
+            u, v = c * dx + s * dy, -s * dx + c * dy  # in the track's frame
+            if abs(u) <= t.info.size[0] / 2 and abs(v) <= t.info.size[1] / 2:
+                return t
+        return None
 
     def _confirm_jump(self, track: Track, det: ObjectInfo) -> bool:
         """Count a far re-identification of `track`; True once `jump_hits` consecutive frames
