@@ -244,3 +244,29 @@ def test_walk_backwards_short() -> None:
     base = loop.measured().base_pose
     assert abs(base.x - (x0 - 0.3)) < 0.15
     assert not loop.ctrl.fallen
+
+
+def test_reaching_with_one_hand_keeps_the_holding_hand_in_place() -> None:
+    """Picking a second object: the waist turns for the free hand's reach, and the hand that
+    holds the first object stays where it is instead of swinging it into the bench (before:
+    the held cube was pushed into the bench and the reach ended blocked by the contact)."""
+    loop = Loop()
+    c = loop.ctrl
+    blue = np.array(loop.sim.object_poses()['blue_cube'].position)
+    loop.run(c.release('right'))
+    for z in (0.10, 0.0):
+        assert loop.run(c.move_hand('right', blue + [0, 0, z], _wxyz())).code == ErrorCode.SUCCESS
+    assert loop.run(c.grasp('right', object_id='blue_cube')).code == ErrorCode.SUCCESS
+    assert loop.run(c.move_hand('right', blue + [0, 0, 0.1], _wxyz())).code == ErrorCode.SUCCESS
+    held = c.hand_pose('right')[:3, 3].copy()
+    cube_z = [loop.sim.object_poses()['blue_cube'].position[2]]
+    act = c.move_hand('left', (0.40, 0.30, 0.80), _wxyz())
+    while not act.done:
+        loop.tick()
+        cube_z.append(loop.sim.object_poses()['blue_cube'].position[2])
+    assert act.code == ErrorCode.SUCCESS, act.message
+    assert abs(loop.sim.read_state().position_of('waist_yaw_joint')) > 0.2  # the waist turned
+    assert c.holding('right')
+    assert np.linalg.norm(c.hand_pose('right')[:3, 3] - held) < 0.1
+    # the cube (5 cm) stays clear of the bench top (0.72 m) all the way
+    assert min(cube_z) - 0.025 > 0.72 + 0.03

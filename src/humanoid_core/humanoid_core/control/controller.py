@@ -120,6 +120,7 @@ class ControllerConfig:
     unreachable_orientation: float = math.radians(5.0)
     max_corrections: int = 3
     other_hand_cost: float = 1.0  # IK: keep the free hand where it is (0 = free)
+    holding_hand_cost: float = 10.0  # IK: keep a hand that holds an object where it is
     max_correction_offset: float = 0.04  # m between the commanded and the real hand target
     settle_time: float = 0.4  # s after a move before the hand pose is measured
     move_timeout_margin: float = 5.0  # s beyond the planned motion
@@ -553,9 +554,19 @@ class WholeBodyController:
             task.set_orientation_cost(0.0)
         try:
             q0 = self._qm if q_init is None else q_init
-            res = self.ik.solve_hand_pose(hand, T, q0)
             other = 'right' if hand == 'left' else 'left'
-            if self.config.other_hand_cost > 0.0 and self._in_keep_out(
+            keep_other = self.config.other_hand_cost > 0.0
+            if self.config.holding_hand_cost > 0.0 and self._holding[other]:
+                # A holding arm stays where it is: swung along by the waist, the object it
+                # holds hit the bench or the objects on it (lab benchmark, picking a second
+                # object). Without it only if the target is out of reach otherwise.
+                res = self.ik.solve_hand_pose(
+                    hand, T, q0, other_hand_cost=self.config.holding_hand_cost
+                )
+                if res.position_error < self.config.unreachable_position:
+                    return res
+            res = self.ik.solve_hand_pose(hand, T, q0)
+            if keep_other and self._in_keep_out(
                 self.kin.site_transform(res.q, ROBOT_INFO.grasp_frame(other))[:3, 3], 0.04
             ):
                 # The free arm swung into a table (waist rotation): keep it where it was.
