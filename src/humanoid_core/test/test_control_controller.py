@@ -255,9 +255,15 @@ def test_reaching_with_one_hand_keeps_the_holding_hand_in_place() -> None:
     blue = np.array(loop.sim.object_poses()['blue_cube'].position)
     loop.run(c.release('right'))
     for z in (0.10, 0.0):
-        assert loop.run(c.move_hand('right', blue + [0, 0, z], _wxyz())).code == ErrorCode.SUCCESS
+        assert (
+            loop.run(c.move_hand('right', blue + np.array([0, 0, z]), _wxyz())).code
+            == ErrorCode.SUCCESS
+        )
     assert loop.run(c.grasp('right', object_id='blue_cube')).code == ErrorCode.SUCCESS
-    assert loop.run(c.move_hand('right', blue + [0, 0, 0.1], _wxyz())).code == ErrorCode.SUCCESS
+    assert (
+        loop.run(c.move_hand('right', blue + np.array([0, 0, 0.1]), _wxyz())).code
+        == ErrorCode.SUCCESS
+    )
     held = c.hand_pose('right')[:3, 3].copy()
     cube_z = [loop.sim.object_poses()['blue_cube'].position[2]]
     act = c.move_hand('left', (0.40, 0.30, 0.80), _wxyz())

@@ -67,7 +67,7 @@ def run(planner, reg, world, instruction):
 def test_paraphrases_of_red_to_tray(planner, reg, lab, instruction):
     code, msg, steps, world = run(planner, reg, lab, instruction)
     assert code == ErrorCode.SUCCESS, msg
-    assert steps == ['pick(red_cube, right)', 'place_in(red_cube, tray)']
+    assert steps == ['pick(red_cube, left)', 'place_in(red_cube, tray)']
     assert world.has('red_cube', 'in', 'tray')
 
 
@@ -99,9 +99,9 @@ def test_issue_multi_step_example(planner, reg, lab):
     )
     assert code == ErrorCode.SUCCESS
     assert steps == [
-        'pick(red_cube, right)',
+        'pick(red_cube, left)',
         'place_in(red_cube, tray)',
-        'pick(blue_cube, right)',
+        'pick(blue_cube, left)',
         'walk_to(station)',
         'place_on(blue_cube, station)',
     ]
@@ -167,9 +167,9 @@ def test_quantifiers_relations_ordinals(planner, reg, lab, instruction, goal):
 
 def test_two_objects_per_trip(planner, reg, lab):
     _, _, steps, _ = run(planner, reg, lab, 'put the cubes in the bin')
-    assert steps[:5] == [
-        'pick(red_cube, right)',
-        'pick(blue_cube, left)',
+    assert steps[:5] == [  # each hand on its own side: the arms never cross
+        'pick(red_cube, left)',
+        'pick(blue_cube, right)',
         'walk_to(station)',
         'place_in(red_cube, bin)',
         'place_in(blue_cube, bin)',
@@ -290,19 +290,19 @@ def test_anaphora_and_state(planner, reg, lab):
         ('go to the station and then come back', ['walk_to(station)', 'walk_to(bench)']),
         ('look at the tray', ['look_at(tray)']),
         ('find the yellow vial', ['look_at(yellow_vial)']),
-        ('hand me the blue cube', ['pick(blue_cube, right)', 'hand_over(blue_cube)']),
+        ('hand me the blue cube', ['pick(blue_cube, left)', 'hand_over(blue_cube)']),
         (
             'Could you pass me the yellow vial?',
             ['pick(yellow_vial, right)', 'hand_over(yellow_vial)'],
         ),
-        ('bring me the red cube', ['pick(red_cube, right)', 'hand_over(red_cube)']),
+        ('bring me the red cube', ['pick(red_cube, left)', 'hand_over(red_cube)']),
         ('give the green block to me', ['pick(green_cube, right)', 'hand_over(green_cube)']),
-        ('take the red cube to Alice', ['pick(red_cube, right)', 'hand_over(red_cube)']),
+        ('take the red cube to Alice', ['pick(red_cube, left)', 'hand_over(red_cube)']),
         (
             'Can you put the green cube into the tray for me?',
             ['pick(green_cube, right)', 'place_in(green_cube, tray)'],
         ),
-        ('pick up the red and green cubes', ['pick(red_cube, right)', 'pick(green_cube, left)']),
+        ('pick up the red and green cubes', ['pick(red_cube, left)', 'pick(green_cube, right)']),
         ('open both grippers', ['open_gripper(left)', 'open_gripper(right)']),
         ('close your right hand', ['close_gripper(right)']),
         ('wait for 2 seconds', ['wait(2)']),
@@ -333,13 +333,13 @@ def test_other_skills(planner, reg, lab, instruction, steps):
             'put the green cube in the tray with your left gripper',
             ['pick(green_cube, left)', 'place_in(green_cube, tray)'],
         ),
-        ('give Bob the red cube', ['pick(red_cube, right)', 'hand_over(red_cube)']),
+        ('give Bob the red cube', ['pick(red_cube, left)', 'hand_over(red_cube)']),
         (
             'put the red cube into the tray and then into the bin',
             [
-                'pick(red_cube, right)',
+                'pick(red_cube, left)',
                 'place_in(red_cube, tray)',
-                'pick(red_cube, right)',
+                'pick(red_cube, right)',  # now in the tray, right of the robot
                 'walk_to(station)',
                 'place_in(red_cube, bin)',
             ],
@@ -347,9 +347,9 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'Put the red cube in the tray and then the blue cube too',
             [
-                'pick(red_cube, right)',
+                'pick(red_cube, left)',
                 'place_in(red_cube, tray)',
-                'pick(blue_cube, right)',
+                'pick(blue_cube, left)',
                 'place_in(blue_cube, tray)',
             ],
         ),
@@ -357,14 +357,14 @@ def test_other_skills(planner, reg, lab, instruction, steps):
             # the pick is folded into the transfer, so both hands carry two per trip
             'Take everything on the bench and put it in the bin',
             [
-                'pick(red_cube, right)',
-                'pick(blue_cube, left)',
+                'pick(red_cube, left)',
+                'pick(blue_cube, right)',
                 'walk_to(station)',
                 'place_in(red_cube, bin)',
                 'place_in(blue_cube, bin)',
                 'walk_to(bench)',
-                'pick(green_cube, right)',
-                'pick(yellow_vial, left)',
+                'pick(green_cube, left)',
+                'pick(yellow_vial, right)',
                 'walk_to(station)',
                 'place_in(green_cube, bin)',
                 'place_in(yellow_vial, bin)',
@@ -373,8 +373,8 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'grab the two cubes on the left and put them in the bin',
             [
-                'pick(red_cube, right)',
-                'pick(blue_cube, left)',
+                'pick(red_cube, left)',
+                'pick(blue_cube, right)',
                 'walk_to(station)',
                 'place_in(red_cube, bin)',
                 'place_in(blue_cube, bin)',
@@ -387,7 +387,7 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'Take the red cube to the station, then come back',
             [
-                'pick(red_cube, right)',
+                'pick(red_cube, left)',
                 'walk_to(station)',
                 'place_on(red_cube, station)',
                 'walk_to(bench)',
@@ -408,7 +408,7 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'put all blocks in the tray except the blue one',
             [
-                'pick(red_cube, right)',
+                'pick(red_cube, left)',
                 'place_in(red_cube, tray)',
                 'pick(green_cube, right)',
                 'place_in(green_cube, tray)',
@@ -436,7 +436,7 @@ def test_box_as_destination_means_a_container(planner, reg, lab):
     out = repair_loop(planner, 'put the red cube in the box', lab, reg)
     assert out.code == ErrorCode.AMBIGUOUS and 'tray, bin' in out.message
     _, _, steps, _ = run(planner, reg, lab, 'put the blue box in the white box')
-    assert steps == ['pick(blue_cube, right)', 'walk_to(station)', 'place_in(blue_cube, bin)']
+    assert steps == ['pick(blue_cube, left)', 'walk_to(station)', 'place_in(blue_cube, bin)']
 
 
 def test_deterministic_and_fast(planner, reg, lab):
@@ -573,3 +573,19 @@ def test_it_refers_to_what_the_robot_already_holds(planner, reg, lab):
     assert out.code == ErrorCode.INVALID_INSTRUCTION and 'does not refer' in out.message
     out = repair_loop(planner, 'release the red cube', lab, reg)
     assert out.code == ErrorCode.PLANNING_FAILED and 'not holding red_cube' in out.message
+
+
+def test_hand_is_chosen_by_the_objects_side(planner, reg, lab):
+    """No hand named: the hand on the object's side (seen from where the robot works), and
+    for two objects carried together the left hand takes the one further left, so the arms
+    never cross (a crossed second pick swung the first cube into the bench)."""
+    _, _, steps, _ = run(planner, reg, lab, 'put the green cube and the vial in the bin')
+    assert steps[:2] == ['pick(green_cube, left)', 'pick(yellow_vial, right)']
+    _, _, steps, _ = run(planner, reg, lab, 'put the vial and the green cube in the bin')
+    assert steps[:2] == ['pick(yellow_vial, right)', 'pick(green_cube, left)']
+    red = lab.objects['red_cube']
+    x, y, z = red.position
+    moved = refresh(lab.replace(objects={**lab.objects, 'red_cube': ObjectInfo(
+        red.id, red.label, red.shape, red.color, (x, -y, z), red.yaw, red.size)}))  # fmt: skip
+    _, _, steps, _ = run(planner, reg, moved, 'put the red cube in the tray')
+    assert steps == ['pick(red_cube, right)', 'place_in(red_cube, tray)']

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import itertools
+import math
 import re
 import time
 
@@ -220,9 +221,13 @@ class _State:
                 self.be_at(place)
                 self.do('place_on', object=obj, surface=place)
 
-    def free_hand(self, obj: str | None = None) -> str | None:
-        """The hand to pick ``obj`` with: the one the operator named, else the first free one
-        (objects carried but not yet put down are put down first when both hands are full)."""
+    def free_hand(self, obj: str | None = None, partner: str | None = None) -> str | None:
+        """The hand to pick ``obj`` with: the one the operator named, else the free one on
+        the object's side as seen from where the robot works at its place (a cross-body
+        reach turns the waist), or with `partner` (picked next with the other hand) the one
+        on `obj`'s side of the partner (the arms must not cross), else the first free one
+        (objects carried but not yet put down are put down first when both hands are
+        full)."""
         wanted = self.hand_pref.get(obj or '') or self.clause_hand
         if not self.world.free_hands() or (wanted and self.world.held.get(wanted)):
             self.flush()
@@ -234,7 +239,26 @@ class _State:
                     f'the {wanted} hand is busy holding {self.world.held.get(wanted)}',
                 )
             return wanted
+        side = None
+        if obj and len(free) > 1:
+            mine = self._lateral(obj)
+            other = 0.0 if partner is None else self._lateral(partner)
+            if mine is not None and other is not None and abs(mine - other) > 1e-3:
+                side = 'left' if mine > other else 'right'
+        if side in free:
+            return side
         return free[0] if free else None
+
+    def _lateral(self, obj: str) -> float | None:
+        """How far `obj` lies to the left (m, negative: right) of where the robot stands to
+        work at its place (None when it is on no place)."""
+        w = self.world
+        place = w.places.get(w.object_place(obj) or '')
+        o = w.objects.get(obj)
+        if place is None or o is None:
+            return None
+        ax, ay, ayaw = place.approach
+        return -math.sin(ayaw) * (o.position[0] - ax) + math.cos(ayaw) * (o.position[1] - ay)
 
     def do(self, skill: str, **args: str | float) -> None:
         if skill == 'walk_to' and args.get('place') in self.forbidden_places:
@@ -1324,7 +1348,11 @@ class EmbeddedPlanner:
             while rest and free > 0:
                 o = rest.pop(0)
                 state.be_at(state.world.object_place(o))
-                hand = state.free_hand(o)
+                place = state.world.object_place(o)
+                partner = None  # picked next with the other hand (carried away together)
+                if free > 1 and self._dest_place(dest, state) != place:
+                    partner = next((r for r in rest if state.world.object_place(r) == place), None)
+                hand = state.free_hand(o, partner)
                 if hand is None:
                     rest.insert(0, o)
                     break
