@@ -14,6 +14,8 @@ Wiring only (the robotics is in `humanoid_core.control.controller`):
 - `cmd_vel` (geometry_msgs/Twist, body frame) walks at that velocity, stopping
   `cmd_vel_timeout` s after the last message;
 - `safety/status` (latched): while e-stopped, goals end with ESTOPPED and nothing is sent;
+- `world_state` (latched, from the world model): the objects on the tables become obstacles
+  that hand paths go around (`avoid_objects`; the held ones excepted);
 - `diagnostics` heartbeat (status 'whole_body_controller: controller') at `diagnostics_rate`
   on the steady clock, as the safety supervisor requires.
 
@@ -36,11 +38,13 @@ from humanoid_core.control.controller import (
     ControllerConfig,
     ErrorCode,
     WholeBodyController,
+    obstacle_boxes,
 )
 from humanoid_core.control.kinematics import RobotKinematics
 from humanoid_core.control.loop_health import LoopMonitor
 from humanoid_ros.executors import SideNode
 from humanoid_ros.params import ParameterError, declare_parameters
+from humanoid_ros.world import world_from_msg
 from nav_msgs.msg import Odometry
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
@@ -65,7 +69,7 @@ from trajectory_msgs.msg import JointTrajectory as JointTrajectoryMsg
 
 from humanoid_control import conversions as conv
 from humanoid_interfaces.action import GoToPosture, Grasp, LookAt, MoveHand, Release, WalkTo
-from humanoid_interfaces.msg import SafetyStatus
+from humanoid_interfaces.msg import SafetyStatus, WorldState
 
 NODE_NAME = 'whole_body_controller'
 HANDS = ('left', 'right')
@@ -106,6 +110,8 @@ PARAMETERS = [
     ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
+    ('avoid_objects', True, 'hand paths go around the objects in world_state (a raised '
+     'waypoint), e.g. over a bin\'s wall', None),
 ]  # fmt: skip
 
 
@@ -203,6 +209,8 @@ class WholeBodyControllerNode(Node):
         others = MutuallyExclusiveCallbackGroup()
         sub(Twist, 'cmd_vel', self._on_cmd_vel, COMMAND_QOS, callback_group=others)
         sub(SafetyStatus, 'safety/status', self._on_safety, LATCHED_QOS, callback_group=others)
+        if self.params['avoid_objects']:
+            sub(WorldState, 'world_state', self._on_world, LATCHED_QOS, callback_group=others)
 
         actions = ReentrantCallbackGroup()
         self._servers = [
@@ -330,6 +338,10 @@ class WholeBodyControllerNode(Node):
 
     def _on_safety(self, msg: SafetyStatus) -> None:
         self.ctrl.set_safety_status(msg.estopped, msg.holding, msg.reason)
+
+    def _on_world(self, msg: WorldState) -> None:
+        held = [h for h in (msg.held_left, msg.held_right) if h]
+        self.ctrl.set_obstacles(obstacle_boxes(world_from_msg(msg).objects.values(), held))
 
     def _heartbeat_loop(self) -> None:
         period = 1.0 / self.params['diagnostics_rate']

@@ -276,3 +276,40 @@ def test_reaching_with_one_hand_keeps_the_holding_hand_in_place() -> None:
     assert np.linalg.norm(c.hand_pose('right')[:3, 3] - held) < 0.1
     # the cube (5 cm) stays clear of the bench top (0.72 m) all the way
     assert min(cube_z) - 0.025 > 0.72 + 0.03
+
+
+@pytest.mark.parametrize('avoid', [False, True])
+def test_hand_path_goes_over_an_obstacle(avoid: bool) -> None:
+    """A wall on the bench (a bin's side) between the hand and its target: with the wall set
+    as an obstacle the hand goes over it and down to the target; unknown to the controller,
+    the same move sweeps through it (which is what the obstacle is for)."""
+    from humanoid_core.safety.limits import Box
+
+    loop = Loop()
+    c = loop.ctrl
+    wall = Box((0.24, -0.3, 0.72), (0.28, -0.02, 0.88), 'wall', 'world')  # not in the sim
+    if avoid:
+        c.set_obstacles([wall])
+    act = c.move_hand('right', (0.42, -0.16, 0.85), _wxyz())
+    through = 0
+    while not act.done:
+        loop.tick()
+        through += wall.contains(c.hand_pose('right')[:3, 3])
+    assert act.code == ErrorCode.SUCCESS, act.message
+    assert (through == 0) if avoid else (through > 5)
+
+
+def test_obstacle_boxes_from_objects() -> None:
+    from humanoid_core.control.controller import obstacle_boxes
+    from humanoid_core.safety.limits import Box
+    from humanoid_core.world import initial_world
+
+    objects = initial_world('lab').objects
+    boxes = {b.name: b for b in obstacle_boxes(objects.values(), skip=['red_cube'])}
+    assert 'red_cube' not in boxes and {'tray', 'bin', 'blue_cube'} <= set(boxes)
+    tray = objects['tray']
+    assert boxes['tray'].contains(tray.position)
+    assert boxes['tray'].max[2] == pytest.approx(tray.top_z)
+    assert boxes['tray'].min[2] == pytest.approx(tray.bottom_z)
+    with pytest.raises(ValueError, match='world frame'):
+        WholeBodyController().set_obstacles([Box((0, 0, 0), (1, 1, 1), 'b', 'base')])

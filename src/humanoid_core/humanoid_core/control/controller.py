@@ -51,9 +51,10 @@ benchmark drives this class against `MujocoBackend` directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 import enum
+import itertools
 import math
 from pathlib import Path
 import threading
@@ -69,7 +70,9 @@ from humanoid_core.control.kinematics import RobotKinematics, as_transform, rota
 from humanoid_core.control.trajectory import QuinticTrajectory
 from humanoid_core.control.walking import WalkingController
 from humanoid_core.robot.description import GRIPPER_MAX_WIDTH, ROBOT_INFO
+from humanoid_core.safety.limits import Box
 from humanoid_core.sim.trajectory import JointTrajectory
+from humanoid_core.world.types import ObjectInfo
 
 __all__ = [
     'Activity',
@@ -79,6 +82,7 @@ __all__ = [
     'WholeBodyController',
     'estimate_pelvis_position',
     'load_postures',
+    'obstacle_boxes',
 ]
 
 FloatArray = NDArray[np.float64]
@@ -156,6 +160,7 @@ class ControllerConfig:
     gripper_resend_period: float = 0.5  # s between repeated gripper commands
     look_tolerance: float = math.radians(15.0)  # rad (the camera sees +-30 deg)
     keep_out_margin: float = 0.01  # m added to the keep-out boxes for target checks
+    object_clearance: float = 0.06  # m: hand paths keep this far from `set_obstacles` boxes
     # Body keep-out for hand targets, base frame: x, y, z min/max (m).
     body_box: tuple[float, float, float, float, float, float] = (
         -0.25, 0.12, -0.22, 0.22, 0.45, 1.7,
@@ -266,6 +271,28 @@ def estimate_pelvis_position(
     return np.array([float(base_xy[0]), float(base_xy[1]), -z])
 
 
+def obstacle_boxes(objects: Iterable[ObjectInfo], skip: Iterable[str] = ()) -> list[Box]:
+    """World-frame boxes around `objects` (their yawed footprint's axis-aligned bounds, from
+    the table top to their top) for `WholeBodyController.set_obstacles`; `skip`: ids left
+    out (the objects in the hands)."""
+    left_out = set(skip)
+    boxes = []
+    for o in objects:
+        if o.id in left_out:
+            continue
+        c, s = abs(math.cos(o.yaw)), abs(math.sin(o.yaw))
+        hx, hy = o.size[0] / 2, o.size[1] / 2
+        ex, ey = c * hx + s * hy, s * hx + c * hy
+        x, y, _ = o.position
+        boxes.append(Box((x - ex, y - ey, o.bottom_z), (x + ex, y + ey, o.top_z), o.id, 'world'))
+    return boxes
+
+
+def _over(box: Box, p: FloatArray, margin: float) -> bool:
+    """Whether `p` lies over (or under) `box`'s footprint grown by `margin`."""
+    return all(box.min[i] - margin <= p[i] <= box.max[i] + margin for i in (0, 1))
+
+
 def _quat_wxyz_ok(quaternion: Sequence[float]) -> bool:
     arr = np.asarray(quaternion, dtype=float).reshape(-1)
     return arr.size == 4 and bool(np.all(np.isfinite(arr))) and float(np.linalg.norm(arr)) > 1e-6
@@ -336,6 +363,7 @@ class WholeBodyController:
         self._grip_cmd: dict[str, float] = {}
         self._grip_sent: dict[str, float] = {}
         self._holding = {h: False for h in HAND_SIDES}
+        self._obstacles: tuple[Box, ...] = ()
         self._activities: dict[str, Activity] = {}
         self._measured: MeasuredState | None = None
         self._qm: FloatArray | None = None
@@ -366,6 +394,18 @@ class WholeBodyController:
 
     def holding(self, hand: str) -> bool:
         return self._holding.get(hand, False)
+
+    def set_obstacles(self, boxes: Sequence[Box]) -> None:
+        """World-frame boxes the hands' paths keep `object_clearance` away from (the objects
+        on the tables, e.g. from the world model; a container's walls). Unlike the keep-out
+        boxes they are no targets' concern: a hand may go into a container from above. A
+        path whose both ends lie over an obstacle's footprint (down into a container and back
+        up) ignores it."""
+        for b in boxes:
+            if b.frame != 'world':
+                raise ValueError(f'obstacle {b.name!r} must be in the world frame, got {b.frame}')
+        with self._lock:
+            self._obstacles = tuple(boxes)
 
     def set_safety_status(self, estopped: bool, holding: bool = False, reason: str = '') -> None:
         """Mirror the safety supervisor's state (`safety/status`)."""
@@ -605,10 +645,11 @@ class WholeBodyController:
             )
         st['q_sol'] = np.asarray(res.q).copy()
         goal = np.asarray(res.q)[self._qidx]
-        via = None if 'via_done' in st else self._via_point(st['hand'], goal)
+        vias = [] if 'via_done' in st else self._waypoints(st['hand'], goal)
         st['via_done'] = True
-        if via is not None:
-            self._start_body_move(via, self._body, 0.0, then=[(goal, self._body)])
+        if vias:
+            then = [(v, self._body) for v in vias[1:]] + [(goal, self._body)]
+            self._start_body_move(vias[0], self._body, 0.0, then=then)
         else:
             self._start_body_move(goal, self._body, st['duration'])
         st['phase'] = 'moving'
@@ -679,42 +720,85 @@ class WholeBodyController:
         return False
 
     def _path_clear(self, q0: FloatArray, q1: FloatArray, margin: float = 0.04) -> bool:
-        """True when both grasp frames stay `margin` m outside the keep-out boxes along the
-        joint-space path q0 -> q1 (body joint vectors; 30 samples)."""
+        """True when both grasp frames stay `margin` m outside the keep-out boxes, and
+        `object_clearance` m outside the obstacles, along the joint-space path q0 -> q1 (body
+        joint vectors; 30 samples). An obstacle whose footprint holds a hand's both ends is
+        not checked for that hand (going down into a container and back up)."""
         assert self._qm is not None
         q = self._qm.copy()
+        clearance = self.config.object_clearance
+        obstacles: dict[str, list[Box]] = {}
+        for hand in HAND_SIDES:
+            ends = []
+            for qe in (q0, q1):
+                q[self._qidx] = qe
+                ends.append(self.kin.site_transform(q, ROBOT_INFO.grasp_frame(hand))[:3, 3])
+            obstacles[hand] = [
+                b for b in self._obstacles
+                if not all(_over(b, p, clearance) for p in ends)
+            ]  # fmt: skip
         for u in np.linspace(0.0, 1.0, 30):
             q[self._qidx] = q0 + u * (q1 - q0)
             for hand in HAND_SIDES:
                 p = self.kin.site_transform(q, ROBOT_INFO.grasp_frame(hand))[:3, 3]
                 if self._in_keep_out(p, margin):
                     return False
+                if any(b.contains(p, clearance) for b in obstacles[hand]):
+                    return False
         return True
 
-    def _via_point(self, hand: str, goal: FloatArray) -> FloatArray | None:
-        """A waypoint (body joints) with `hand` raised in front of the chest when the direct
-        move to `goal` would sweep a hand through a table; None when the direct path is clear
-        or no waypoint helps."""
+    def _waypoints(self, hand: str, goal: FloatArray) -> list[FloatArray]:
+        """Waypoints (body joints) for a move to `goal` whose direct path would sweep a hand
+        through a table or within `object_clearance` of an obstacle: `hand` raised in front
+        of the chest, and/or raised over the goal (then straight down to it), at a height
+        that clears the obstacles near the goal. Empty when the direct path is clear or no
+        waypoint helps (the move then goes direct)."""
         assert self._ref is not None and self._qm is not None
         if self._path_clear(self._ref, goal):
-            return None
+            return []
         b = self._base_pose()
         c, s = math.cos(b.yaw), math.sin(b.yaw)
         side = 1.0 if hand == 'left' else -1.0
-        q = self._q_ref_full()
         T_goal = self.kin.site_transform(self._q_ref_full_with(goal), ROBOT_INFO.grasp_frame(hand))
-        local = np.array([0.14, side * 0.2, max(float(T_goal[2, 3]) + 0.05, 0.95)])
-        target = np.eye(4)
-        target[:3, 3] = [b.x + c * local[0] - s * local[1], b.y + s * local[0] + c * local[1],
-                         local[2]]  # fmt: skip
-        res = self._solve(hand, target, True, q)
+        height = max(float(T_goal[2, 3]) + 0.05, 0.95)
+        tops = [
+            o.max[2] + self.config.object_clearance + 0.06
+            for o in self._obstacles
+            if math.hypot(max(o.min[0] - T_goal[0, 3], 0.0, T_goal[0, 3] - o.max[0]),
+                          max(o.min[1] - T_goal[1, 3], 0.0, T_goal[1, 3] - o.max[1])) < 0.5
+        ]  # fmt: skip
+        height = min(max([height, *tops]), 1.2)
+        chest = np.eye(4)
+        local = (0.14, side * 0.2)
+        chest[:3, 3] = [b.x + c * local[0] - s * local[1], b.y + s * local[0] + c * local[1],
+                        height]  # fmt: skip
+        over = T_goal.copy()
+        over[2, 3] = max(height, float(T_goal[2, 3]))
+        raised = self._waypoint(hand, chest, True, self._q_ref_full())
+        # from the raised posture: close to it in joint space, so the move between them stays
+        # near the straight line (from the goal posture it arced 8 cm down)
+        start = self._q_ref_full_with(goal if raised is None else raised)
+        above = self._waypoint(hand, over, False, start)
+        for seq in ([raised], [raised, above], [above]):
+            ways = [w for w in seq if w is not None]
+            if len(ways) < len(seq):
+                continue
+            legs = [self._ref, *ways, goal]
+            if all(self._path_clear(q0, q1) for q0, q1 in itertools.pairwise(legs)):
+                return ways
+        return []
+
+    def _waypoint(
+        self, hand: str, T: FloatArray, position_only: bool, q_init: FloatArray
+    ) -> FloatArray | None:
+        """Body joints with `hand` at `T` (IK from `q_init`), None if it is out of reach."""
+        assert self._ref is not None
+        res = self._solve(hand, T, position_only, q_init)
         if res.position_error > 0.05:
             return None
-        via = self._ref.copy()
-        via[self._body] = np.asarray(res.q)[self._qidx][self._body]
-        if not (self._path_clear(self._ref, via) and self._path_clear(via, goal)):
-            return None
-        return via
+        out = self._ref.copy()
+        out[self._body] = np.asarray(res.q)[self._qidx][self._body]
+        return out
 
     def _q_ref_full_with(self, body: FloatArray) -> FloatArray:
         assert self._qm is not None
