@@ -50,6 +50,8 @@ PARAMS = [
     ('base_mode', 'projected', 'odom pose meaning', BASE_MODES),
     ('match_radius', 0.08, 'association radius (m)', (0.0, 1.0)),
     ('min_hits', 2, 'detections before a new object is reported', (1, 100)),
+    ('min_hits_second_container', 8, 'detections before a second container of a label '
+     'already tracked is reported', (1, 1000)),
     ('smoothing', 0.6, 'weight of a new measurement', (0.01, 1.0)),
     ('occlusion_grace', 1.0, 'seconds an in-view object may be missed before decaying',
      (0.0, 60.0)),
@@ -82,6 +84,7 @@ class WorldModelNode(Node):
         cfg = TrackerConfig(
             match_radius=self.p['match_radius'],
             min_hits=self.p['min_hits'],
+            min_hits_second_container=self.p['min_hits_second_container'],
             smoothing=self.p['smoothing'],
             occlusion_grace=self.p['occlusion_grace'],
             decay_rate=self.p['decay_rate'],

@@ -45,6 +45,11 @@ class TrackerConfig:
     """Max distance (m) between a detection and a track of the same label."""
     min_hits: int = 2
     """Detections before a new track is reported."""
+    min_hits_second_container: int = 8
+    """Detections before a second container of a label already tracked is reported (about
+    1 s of frames). A wrong camera pose for a frame or two once turned the grey station top
+    into a second "tray", kept for `max_unseen_container`, and "the tray" became
+    ambiguous."""
     smoothing: float = 0.6
     """Weight of a new measurement in the position/yaw filter (1 = no smoothing)."""
     occlusion_grace: float = 1.0
@@ -86,8 +91,9 @@ class TrackerConfig:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
         if not 0.0 < self.smoothing <= 1.0:
             raise ValueError(f'smoothing must be in (0, 1], got {self.smoothing}')
-        if self.min_hits < 1:
-            raise ValueError(f'min_hits must be >= 1, got {self.min_hits}')
+        for name in ('min_hits', 'min_hits_second_container'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
         if self.jump_hits < 1:
             raise ValueError(f'jump_hits must be >= 1, got {self.jump_hits}')
 
@@ -310,9 +316,9 @@ class WorldModel:
             while tid in self.tracks:
                 k += 1
                 tid = f'{base}_{k}'
-            self.tracks[tid] = Track(
-                replace(d, id=tid), stamp, stamp, confirmed=self.config.min_hits <= 1
-            )
+            track = Track(replace(d, id=tid), stamp, stamp)
+            track.confirmed = self._hits_needed(track) <= 1
+            self.tracks[tid] = track
             matched_tracks.add(tid)
         self._age(stamp, visible, seen=matched_tracks)
 
@@ -329,6 +335,16 @@ class WorldModel:
             self._started = True
             for t in self.tracks.values():
                 t.first_seen = t.last_seen = now
+
+    def _hits_needed(self, track: Track) -> int:
+        """Detections before `track` is reported (more for a second container)."""
+        if track.info.is_container and any(
+            t.id != track.id and t.confirmed and t.info.is_container
+            and t.info.label == track.info.label
+            for t in self.tracks.values()
+        ):  # fmt: skip
+            return self.config.min_hits_second_container
+        return self.config.min_hits
 
     def _container_around(self, det: ObjectInfo) -> Track | None:
         """The tracked container of `det`'s label whose footprint holds `det`'s centre.
@@ -378,7 +394,7 @@ class WorldModel:
         track.last_seen = max(track.last_seen, stamp)
         track.hits += 1
         track.prior = False
-        track.confirmed = track.confirmed or track.hits >= self.config.min_hits
+        track.confirmed = track.confirmed or track.hits >= self._hits_needed(track)
         track.decayed_until = 0.0
         track.jump_to, track.jump_count = None, 0
         if track.held_by is not None:
@@ -393,8 +409,10 @@ class WorldModel:
             if tid in seen or t.held_by is not None:
                 continue
             unseen = now - t.last_seen
-            in_view_container = t.info.is_container and (
-                visible is None or visible(t.info.position)
+            in_view_container = (
+                t.info.is_container
+                and t.confirmed
+                and (visible is None or visible(t.info.position))
             )
             if in_view_container:
                 if unseen > cfg.max_unseen_container:
