@@ -14,8 +14,8 @@ Wiring only (the robotics is in `humanoid_core.control.controller`):
 - `cmd_vel` (geometry_msgs/Twist, body frame) walks at that velocity, stopping
   `cmd_vel_timeout` s after the last message;
 - `safety/status` (latched): while e-stopped, goals end with ESTOPPED and nothing is sent;
-- `world_state` (latched, from the world model): the objects on the tables become obstacles
-  that hand paths go around (`avoid_objects`; the held ones excepted);
+- `world_state` (latched, from the world model): the containers on the tables (tray, bin)
+  become obstacles that hand paths go around (`avoid_objects`);
 - `diagnostics` heartbeat (status 'whole_body_controller: controller') at `diagnostics_rate`
   on the steady clock, as the safety supervisor requires.
 
@@ -110,8 +110,8 @@ PARAMETERS = [
     ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
-    ('avoid_objects', True, 'hand paths go around the objects in world_state (a raised '
-     'waypoint), e.g. over a bin\'s wall', None),
+    ('avoid_objects', True, 'hand paths go around the containers in world_state (raised '
+     'waypoints), e.g. over a bin\'s wall', None),
 ]  # fmt: skip
 
 
@@ -340,8 +340,11 @@ class WholeBodyControllerNode(Node):
         self.ctrl.set_safety_status(msg.estopped, msg.holding, msg.reason)
 
     def _on_world(self, msg: WorldState) -> None:
+        # containers only: with every object an obstacle, reaches for a cube took detours
+        # around its neighbours and were blocked (lab benchmark); a bin's wall is the case
         held = [h for h in (msg.held_left, msg.held_right) if h]
-        self.ctrl.set_obstacles(obstacle_boxes(world_from_msg(msg).objects.values(), held))
+        containers = [o for o in world_from_msg(msg).objects.values() if o.is_container]
+        self.ctrl.set_obstacles(obstacle_boxes(containers, held))
 
     def _heartbeat_loop(self) -> None:
         period = 1.0 / self.params['diagnostics_rate']

@@ -313,3 +313,16 @@ def test_obstacle_boxes_from_objects() -> None:
     assert boxes['tray'].min[2] == pytest.approx(tray.bottom_z)
     with pytest.raises(ValueError, match='world frame'):
         WholeBodyController().set_obstacles([Box((0, 0, 0), (1, 1, 1), 'b', 'base')])
+
+
+@pytest.mark.parametrize('holding', [False, True])
+def test_walk_takes_shorter_steps_while_holding(holding: bool) -> None:
+    loop = Loop()
+    c = loop.ctrl
+    c._holding['right'] = holding  # as after a grasp that closed on an object
+    act = c.walk_to(-0.6, 0.0, 0.0)
+    while c.mode != 'walk' and not act.done:
+        loop.tick()
+    expected = c.config.carry_step_length if holding else c.walking.params.limits.max_step_length
+    assert c.walking.planner.limits.max_step_length == pytest.approx(expected)
+    c.cancel(act)

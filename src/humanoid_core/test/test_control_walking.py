@@ -113,3 +113,24 @@ def test_kinematic_base_mode_is_explicit():
     with pytest.raises(ValueError, match='base_mode must be one of'):
         FloorSim(base_mode='magic')
     assert FloorSim().base_mode == 'dynamic'
+
+
+def test_shorter_steps_while_carrying(ik):
+    """`set_max_step_length` caps later plans' forward step (the controller uses it while a
+    hand holds an object); None restores the gait's own limit; nonsense is refused."""
+    sim, ctrl = _start(ik)
+    try:
+        normal = ctrl.planner.steps_needed(Pose2D(0.0, 0.0, 0.0), Pose2D(1.2, 0.0, 0.0))
+        ctrl.set_max_step_length(0.1)
+        assert ctrl.planner.limits.max_step_length == pytest.approx(0.1)
+        short = ctrl.planner.steps_needed(Pose2D(0.0, 0.0, 0.0), Pose2D(1.2, 0.0, 0.0))
+        assert short == 12 and normal < short
+        ctrl.set_max_step_length(5.0)  # never above the gait's own limit
+        assert ctrl.planner.limits == ctrl.params.limits
+        ctrl.set_max_step_length(None)
+        assert ctrl.planner.limits == ctrl.params.limits
+        for bad in (0.0, -0.1, math.nan):
+            with pytest.raises(ValueError, match='max step length'):
+                ctrl.set_max_step_length(bad)
+    finally:
+        sim.close()

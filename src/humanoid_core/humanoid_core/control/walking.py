@@ -25,7 +25,7 @@ Simulation mode: this is dynamic walking of the floating-base robot; the named f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import math
 
 import numpy as np
@@ -198,6 +198,16 @@ class WalkingController:
         return self.params.com_offset_x * np.array([math.cos(yaw), math.sin(yaw)])
 
     # --- goals ----------------------------------------------------------------------------
+    def set_max_step_length(self, length: float | None) -> None:
+        """Plan later steps with at most `length` m forward per step (None: the configured
+        `params.limits`); e.g. shorter steps while carrying an object."""
+        limits = self.params.limits
+        if length is not None:
+            if not (math.isfinite(length) and length > 0.0):
+                raise ValueError(f'max step length must be positive, got {length!r}')
+            limits = replace(limits, max_step_length=min(limits.max_step_length, length))
+        self.planner = FootstepPlanner(limits)
+
     def walk_to(self, goal: Pose2D) -> int:
         """Walk to floor pose `goal` (world); returns the number of planned steps.
 

@@ -27,6 +27,8 @@ RIM_CLEARANCE = 0.08
 """m between a container's rim and the bottom of the held object above it."""
 DROP_CLEARANCE = 0.02
 """m between the object's bottom and the support when the gripper opens."""
+DROP_RIM_CLEARANCE = 0.01
+"""m between a tall container's rim and the bottom of the object when the gripper opens."""
 HANDOVER_POINT = (0.10, 0.40, 1.0)
 """Hand-over position of the left hand in the robot's base frame (m; the right hand mirrors
 y): held out to the robot's side, where an operator stands next to it, clear of the table in
@@ -104,6 +106,14 @@ def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str
         # The hand holds the object grasp_offset above its centre: the drop point is where the
         # object's centre goes, so the hand goes that much higher.
         z = point[2]
+        if attr == 'drop' and value in world.objects and held is not None:
+            container = world.obj(value)
+            half = 0.5 * (held.top_z - held.bottom_z)
+            if container.top_z - container.bottom_z > 2 * half:
+                # a container taller than the object (the bin): let go with the object's
+                # bottom just over the rim, it drops in. Lowered to the floor of the bin,
+                # the forearm hit the near rim and pushed the bin 20 cm away (in-process).
+                z = max(z, container.top_z + DROP_RIM_CLEARANCE + half)
         if attr == 'above':
             z += ABOVE_HEIGHT
             if value in world.objects and held is not None:
