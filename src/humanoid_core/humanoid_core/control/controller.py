@@ -779,18 +779,23 @@ class WholeBodyController:
         over = T_goal.copy()
         over[2, 3] = max(height, float(T_goal[2, 3]))
         raised = self._waypoint(hand, chest, True, self._q_ref_full())
+        if raised is not None and self._clear_via([raised], goal):
+            return [raised]
         # from the raised posture: close to it in joint space, so the move between them stays
         # near the straight line (from the goal posture it arced 8 cm down)
         start = self._q_ref_full_with(goal if raised is None else raised)
         above = self._waypoint(hand, over, False, start)
-        for seq in ([raised], [raised, above], [above]):
-            ways = [w for w in seq if w is not None]
-            if len(ways) < len(seq):
-                continue
-            legs = [self._ref, *ways, goal]
-            if all(self._path_clear(q0, q1) for q0, q1 in itertools.pairwise(legs)):
-                return ways
-        return []
+        if above is None:
+            return []
+        if raised is not None and self._clear_via([raised, above], goal):
+            return [raised, above]
+        return [above] if self._clear_via([above], goal) else []
+
+    def _clear_via(self, ways: list[FloatArray], goal: FloatArray) -> bool:
+        """Whether the path from the reference through `ways` to `goal` is clear."""
+        assert self._ref is not None
+        legs = [self._ref, *ways, goal]
+        return all(self._path_clear(q0, q1) for q0, q1 in itertools.pairwise(legs))
 
     def _waypoint(
         self, hand: str, T: FloatArray, position_only: bool, q_init: FloatArray
