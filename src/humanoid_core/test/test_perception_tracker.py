@@ -290,7 +290,7 @@ def test_a_second_container_needs_more_sightings_and_a_phantom_expires() -> None
     wm.update(seen(TRAY), 0.0)
     wm.update(seen(TRAY), 0.1)
     x, y, z = TRAY.position
-    phantom = replace(TRAY, id='', position=(x - 0.2, y - 1.7, z - 0.04))
+    phantom = replace(TRAY, id='', position=(x - 0.2, y - 1.7, z))
     wm.update(seen(TRAY, phantom), 0.2)
     wm.update(seen(TRAY, phantom), 0.3)
     assert [o for o in wm.snapshot().objects if o.startswith('tray')] == ['tray']
@@ -300,3 +300,19 @@ def test_a_second_container_needs_more_sightings_and_a_phantom_expires() -> None
     for k in range(6):
         wm.update(seen(TRAY, phantom), 3.5 + 0.1 * k)
     assert {o for o in wm.snapshot().objects if o.startswith('tray')} == {'tray', 'tray_2'}
+
+
+def test_a_detection_inside_a_table_is_ignored() -> None:
+    """The grey station top seen far away with a camera pose a little off became a "tray"
+    whose bottom was 4 cm down in the station: not an object. Objects resting on a table
+    (bottom within table_tolerance of its top) and ones beside the tables are kept."""
+    wm = model(min_hits=1)
+    station = LAB.places['station']
+    sunk = replace(TRAY, id='', position=(0.37, -1.71, station.top_z - 0.02))
+    resting = replace(CUBE, id='', position=(0.37, 0.0, LAB.places['bench'].top_z + 0.025 - 0.008))
+    beside = replace(CUBE, id='', position=(0.0, 0.8, 0.3))  # on no table
+    wm.update([sunk, resting, beside], 0.0)
+    assert sorted(wm.tracks) == ['red_cube', 'red_cube_2']
+    off = model(min_hits=1, table_tolerance=0.0)
+    off.update([sunk], 0.0)
+    assert list(off.tracks) == ['tray']

@@ -52,6 +52,8 @@ PARAMS = [
     ('min_hits', 2, 'detections before a new object is reported', (1, 100)),
     ('min_hits_second_container', 8, 'detections before a second container of a label '
      'already tracked is reported', (1, 1000)),
+    ('table_tolerance', 0.012, 'ignore detections whose bottom is more than this below the top '
+     'of the table under them (m; 0 = off)', (0.0, 0.5)),
     ('smoothing', 0.6, 'weight of a new measurement', (0.01, 1.0)),
     ('occlusion_grace', 1.0, 'seconds an in-view object may be missed before decaying',
      (0.0, 60.0)),
@@ -85,6 +87,7 @@ class WorldModelNode(Node):
             match_radius=self.p['match_radius'],
             min_hits=self.p['min_hits'],
             min_hits_second_container=self.p['min_hits_second_container'],
+            table_tolerance=self.p['table_tolerance'],
             smoothing=self.p['smoothing'],
             occlusion_grace=self.p['occlusion_grace'],
             decay_rate=self.p['decay_rate'],

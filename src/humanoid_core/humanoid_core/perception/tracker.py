@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from humanoid_core.world.geometry import refresh
+from humanoid_core.world.geometry import inside_footprint, refresh
 from humanoid_core.world.types import HANDS, ObjectInfo, Place, WorldSnapshot
 
 __all__ = [
@@ -45,6 +45,9 @@ class TrackerConfig:
     """Max distance (m) between a detection and a track of the same label."""
     min_hits: int = 2
     """Detections before a new track is reported."""
+    table_tolerance: float = 0.012
+    """Detections whose bottom lies more than this (m) below the top of the table under
+    them are inside the table and ignored (0 = off)."""
     min_hits_second_container: int = 8
     """Detections before a second container of a label already tracked is reported (about
     1 s of frames). A wrong camera pose for a frame or two once turned the grey station top
@@ -261,6 +264,7 @@ class WorldModel:
             d
             for d in detections
             if math.hypot(d.position[0] - rx, d.position[1] - ry) >= cfg.self_radius
+            and not self._inside_a_table(d)
         ]
         self._check_time(stamp)
         self._start(stamp)
@@ -335,6 +339,21 @@ class WorldModel:
             self._started = True
             for t in self.tracks.values():
                 t.first_seen = t.last_seen = now
+
+    def _inside_a_table(self, det: ObjectInfo) -> bool:
+        """Whether `det` would reach into a table top (its bottom more than
+        `table_tolerance` below the top of a place whose footprint holds its centre): the
+        grey station top seen at 1.7 m with a camera pose a little off became a "tray" 2-4 cm
+        down in the station, reported over many frames."""
+        tol = self.config.table_tolerance
+        if tol <= 0.0:
+            return False
+        return any(
+            inside_footprint(det.position[:2], p.position, p.size, p.yaw)
+            and det.bottom_z < p.top_z - tol
+            and det.top_z > p.top_z - 0.5  # not an object on a shelf under the top
+            for p in self.places.values()
+        )
 
     def _hits_needed(self, track: Track) -> int:
         """Detections before `track` is reported (more for a second container)."""
