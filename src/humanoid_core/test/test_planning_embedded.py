@@ -67,7 +67,7 @@ def run(planner, reg, world, instruction):
 def test_paraphrases_of_red_to_tray(planner, reg, lab, instruction):
     code, msg, steps, world = run(planner, reg, lab, instruction)
     assert code == ErrorCode.SUCCESS, msg
-    assert steps == ['pick(red_cube, left)', 'place_in(red_cube, tray)']
+    assert steps == ['pick(red_cube, right)', 'place_in(red_cube, tray)']
     assert world.has('red_cube', 'in', 'tray')
 
 
@@ -99,9 +99,9 @@ def test_issue_multi_step_example(planner, reg, lab):
     )
     assert code == ErrorCode.SUCCESS
     assert steps == [
-        'pick(red_cube, left)',
+        'pick(red_cube, right)',
         'place_in(red_cube, tray)',
-        'pick(blue_cube, left)',
+        'pick(blue_cube, right)',
         'walk_to(station)',
         'place_on(blue_cube, station)',
     ]
@@ -290,14 +290,14 @@ def test_anaphora_and_state(planner, reg, lab):
         ('go to the station and then come back', ['walk_to(station)', 'walk_to(bench)']),
         ('look at the tray', ['look_at(tray)']),
         ('find the yellow vial', ['look_at(yellow_vial)']),
-        ('hand me the blue cube', ['pick(blue_cube, left)', 'hand_over(blue_cube)']),
+        ('hand me the blue cube', ['pick(blue_cube, right)', 'hand_over(blue_cube)']),
         (
             'Could you pass me the yellow vial?',
             ['pick(yellow_vial, right)', 'hand_over(yellow_vial)'],
         ),
-        ('bring me the red cube', ['pick(red_cube, left)', 'hand_over(red_cube)']),
+        ('bring me the red cube', ['pick(red_cube, right)', 'hand_over(red_cube)']),
         ('give the green block to me', ['pick(green_cube, right)', 'hand_over(green_cube)']),
-        ('take the red cube to Alice', ['pick(red_cube, left)', 'hand_over(red_cube)']),
+        ('take the red cube to Alice', ['pick(red_cube, right)', 'hand_over(red_cube)']),
         (
             'Can you put the green cube into the tray for me?',
             ['pick(green_cube, right)', 'place_in(green_cube, tray)'],
@@ -333,13 +333,13 @@ def test_other_skills(planner, reg, lab, instruction, steps):
             'put the green cube in the tray with your left gripper',
             ['pick(green_cube, left)', 'place_in(green_cube, tray)'],
         ),
-        ('give Bob the red cube', ['pick(red_cube, left)', 'hand_over(red_cube)']),
+        ('give Bob the red cube', ['pick(red_cube, right)', 'hand_over(red_cube)']),
         (
             'put the red cube into the tray and then into the bin',
             [
-                'pick(red_cube, left)',
+                'pick(red_cube, right)',
                 'place_in(red_cube, tray)',
-                'pick(red_cube, right)',  # now in the tray, right of the robot
+                'pick(red_cube, right)',
                 'walk_to(station)',
                 'place_in(red_cube, bin)',
             ],
@@ -347,9 +347,9 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'Put the red cube in the tray and then the blue cube too',
             [
-                'pick(red_cube, left)',
+                'pick(red_cube, right)',
                 'place_in(red_cube, tray)',
-                'pick(blue_cube, left)',
+                'pick(blue_cube, right)',
                 'place_in(blue_cube, tray)',
             ],
         ),
@@ -387,7 +387,7 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'Take the red cube to the station, then come back',
             [
-                'pick(red_cube, left)',
+                'pick(red_cube, right)',
                 'walk_to(station)',
                 'place_on(red_cube, station)',
                 'walk_to(bench)',
@@ -408,7 +408,7 @@ def test_other_skills(planner, reg, lab, instruction, steps):
         (
             'put all blocks in the tray except the blue one',
             [
-                'pick(red_cube, left)',
+                'pick(red_cube, right)',
                 'place_in(red_cube, tray)',
                 'pick(green_cube, right)',
                 'place_in(green_cube, tray)',
@@ -436,7 +436,7 @@ def test_box_as_destination_means_a_container(planner, reg, lab):
     out = repair_loop(planner, 'put the red cube in the box', lab, reg)
     assert out.code == ErrorCode.AMBIGUOUS and 'tray, bin' in out.message
     _, _, steps, _ = run(planner, reg, lab, 'put the blue box in the white box')
-    assert steps == ['pick(blue_cube, left)', 'walk_to(station)', 'place_in(blue_cube, bin)']
+    assert steps == ['pick(blue_cube, right)', 'walk_to(station)', 'place_in(blue_cube, bin)']
 
 
 def test_deterministic_and_fast(planner, reg, lab):
@@ -576,9 +576,9 @@ def test_it_refers_to_what_the_robot_already_holds(planner, reg, lab):
 
 
 def test_hand_is_chosen_by_the_objects_side(planner, reg, lab):
-    """No hand named: the hand on the object's side (seen from where the robot works), and
-    for two objects carried together the left hand takes the one further left, so the arms
-    never cross (a crossed second pick swung the first cube into the bench)."""
+    """No hand named: two objects held together go the left hand to the one further left
+    (seen from where the robot works), so the arms never cross (a crossed second pick swung
+    the first cube into the bench); a single pick keeps the first free hand."""
     _, _, steps, _ = run(planner, reg, lab, 'put the green cube and the vial in the bin')
     assert steps[:2] == ['pick(green_cube, left)', 'pick(yellow_vial, right)']
     _, _, steps, _ = run(planner, reg, lab, 'put the vial and the green cube in the bin')
@@ -587,5 +587,7 @@ def test_hand_is_chosen_by_the_objects_side(planner, reg, lab):
     x, y, z = red.position
     moved = refresh(lab.replace(objects={**lab.objects, 'red_cube': ObjectInfo(
         red.id, red.label, red.shape, red.color, (x, -y, z), red.yaw, red.size)}))  # fmt: skip
-    _, _, steps, _ = run(planner, reg, moved, 'put the red cube in the tray')
+    _, _, steps, _ = run(planner, reg, moved, 'pick up the red and blue cubes')
+    assert steps == ['pick(red_cube, right)', 'pick(blue_cube, left)']
+    _, _, steps, _ = run(planner, reg, lab, 'put the red cube in the tray')  # red on the left
     assert steps == ['pick(red_cube, right)', 'place_in(red_cube, tray)']

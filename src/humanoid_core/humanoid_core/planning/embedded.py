@@ -222,12 +222,13 @@ class _State:
                 self.do('place_on', object=obj, surface=place)
 
     def free_hand(self, obj: str | None = None, partner: str | None = None) -> str | None:
-        """The hand to pick ``obj`` with: the one the operator named, else the free one on
-        the object's side as seen from where the robot works at its place (a cross-body
-        reach turns the waist), or with `partner` (picked next with the other hand) the one
-        on `obj`'s side of the partner (the arms must not cross), else the first free one
-        (objects carried but not yet put down are put down first when both hands are
-        full)."""
+        """The hand to pick ``obj`` with: the one the operator named; with `partner` (picked
+        next with the other hand, both held together) the one on `obj`'s side of the
+        partner, as seen from where the robot works at its place, so the arms never cross;
+        else the first free one (objects carried but not yet put down are put down first
+        when both hands are full). A single pick keeps the first free hand: with the hand
+        on the object's side, the arm left over the tray after a place was hit by the other
+        arm's next pick (lab benchmark)."""
         wanted = self.hand_pref.get(obj or '') or self.clause_hand
         if not self.world.free_hands() or (wanted and self.world.held.get(wanted)):
             self.flush()
@@ -240,9 +241,9 @@ class _State:
                 )
             return wanted
         side = None
-        if obj and len(free) > 1:
+        if obj and partner and len(free) > 1:
             mine = self._lateral(obj)
-            other = 0.0 if partner is None else self._lateral(partner)
+            other = self._lateral(partner)
             if mine is not None and other is not None and abs(mine - other) > 1e-3:
                 side = 'left' if mine > other else 'right'
         if side in free:
@@ -1265,11 +1266,12 @@ class EmbeddedPlanner:
 
     # -- compound intents ------------------------------------------------------------------
     def _pick(self, objs: list[str], state: _State) -> None:
-        for o in objs:
+        for k, o in enumerate(objs):
             if state.world.hand_holding(o):
                 state.notes.append(f'{o} is already held')
                 continue
-            hand = state.free_hand(o)
+            rest = [r for r in objs[k + 1 :] if not state.world.hand_holding(r)]
+            hand = state.free_hand(o, rest[0] if rest else None)
             if hand is None:
                 raise PlanningError(
                     ErrorCode.PLANNING_FAILED,
