@@ -14,8 +14,8 @@ Wiring only (the robotics is in `humanoid_core.control.controller`):
 - `cmd_vel` (geometry_msgs/Twist, body frame) walks at that velocity, stopping
   `cmd_vel_timeout` s after the last message;
 - `safety/status` (latched): while e-stopped, goals end with ESTOPPED and nothing is sent;
-- `world_state` (latched, from the world model): the containers on the tables (tray, bin)
-  become obstacles that hand paths go around (`avoid_objects`);
+- `world_state` (latched, from the world model), only with `avoid_objects` (off by default):
+  the containers on the tables (tray, bin) become obstacles that hand paths go around;
 - `diagnostics` heartbeat (status 'whole_body_controller: controller') at `diagnostics_rate`
   on the steady clock, as the safety supervisor requires.
 
@@ -110,8 +110,9 @@ PARAMETERS = [
     ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
-    ('avoid_objects', True, 'hand paths go around the containers in world_state (raised '
-     'waypoints), e.g. over a bin\'s wall', None),
+    ('avoid_objects', False, 'hand paths go around the containers in world_state (raised '
+     'waypoints), e.g. over a bin\'s wall; off by default: handling world_state in this '
+     'process made walks fall (docs/DESIGN.md)', None),
 ]  # fmt: skip
 
 
