@@ -731,8 +731,8 @@ class WholeBodyController:
         assert self._qm is not None
         q = self._qm.copy()
         clearance = self.config.object_clearance
-        obstacles: dict[str, list[Box]] = {}
-        for hand in HAND_SIDES:
+        obstacles: dict[str, list[Box]] = {hand: [] for hand in HAND_SIDES}
+        for hand in HAND_SIDES if self._obstacles else ():
             ends = []
             for qe in (q0, q1):
                 q[self._qidx] = qe

@@ -30,6 +30,7 @@ from humanoid_core.perception.pipeline import (
     DetectorConfig,
     Exclude,
     ObjectDetector,
+    drop_excluded,
 )
 
 __all__ = ['BACKENDS', 'OpenVocabDetector', 'OpenVocabError', 'make_detector']
@@ -200,8 +201,7 @@ class OpenVocabDetector:
             h = plane.height_of(points)
             above = (h > cfg.min_height) & (h < cfg.max_height)
             if exclude is not None:
-                idx = np.nonzero(above)[0]
-                above[idx[exclude(points[idx])]] = False
+                drop_excluded(above, points, exclude)
             s = cfg.stride
             rows, cols = pix[:, 0] * s, pix[:, 1] * s
             for (u0, v0, u1, v1), q, score in boxes:

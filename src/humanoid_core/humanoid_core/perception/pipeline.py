@@ -139,6 +139,13 @@ def yaw_quaternion(yaw: float) -> tuple[float, float, float, float]:
     return (math.cos(yaw / 2.0), 0.0, 0.0, math.sin(yaw / 2.0))
 
 
+def drop_excluded(keep: np.ndarray, points: np.ndarray, exclude: Exclude) -> None:
+    """Clear `keep` (boolean, in place) where `exclude` marks the kept `points`; only the
+    kept points are passed to it."""
+    idx = np.nonzero(keep)[0]
+    keep[idx[exclude(points[idx])]] = False
+
+
 def _dot(points: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Row-wise dot product (N x 3) . (3,) without BLAS (slow for thin matrices here)."""
     return points[:, 0] * n[0] + points[:, 1] * n[1] + points[:, 2] * n[2]
@@ -270,8 +277,7 @@ class ObjectDetector:
         obj_cls = classes[obj_pix[:, 0], obj_pix[:, 1]].astype(int)
         known = obj_cls != UNKNOWN
         if exclude is not None:  # after the colour test: fewer points to look at
-            idx = np.nonzero(known)[0]
-            known[idx[exclude(obj_pts[idx])]] = False
+            drop_excluded(known, obj_pts, exclude)
         obj_pts, obj_pix, obj_h, obj_cls = (
             obj_pts[known],
             obj_pix[known],

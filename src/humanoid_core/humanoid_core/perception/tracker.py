@@ -375,11 +375,7 @@ class WorldModel:
         for t in self.tracks.values():
             if t.info.label != det.label or not t.info.is_container or t.held_by is not None:
                 continue
-            dx = det.position[0] - t.info.position[0]
-            dy = det.position[1] - t.info.position[1]
-            c, s = math.cos(t.info.yaw), math.sin(t.info.yaw)
-            u, v = c * dx + s * dy, -s * dx + c * dy  # in the track's frame
-            if abs(u) <= t.info.size[0] / 2 and abs(v) <= t.info.size[1] / 2:
+            if inside_footprint(det.position[:2], t.info.position, t.info.size, t.info.yaw):
                 return t
         return None
 

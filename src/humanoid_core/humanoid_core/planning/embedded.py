@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 import itertools
-import math
 import re
 import time
 
@@ -54,6 +53,7 @@ from humanoid_core.planning.grounding import (
 from humanoid_core.planning.skills import SkillRegistry
 from humanoid_core.planning.types import Plan, PlanProposal, PlanStep
 from humanoid_core.planning.validator import StepError, apply_step
+from humanoid_core.world.geometry import to_local
 from humanoid_core.world.types import HANDS, WorldSnapshot
 
 INTENTS = (
@@ -259,7 +259,7 @@ class _State:
         if place is None or o is None:
             return None
         ax, ay, ayaw = place.approach
-        return -math.sin(ayaw) * (o.position[0] - ax) + math.cos(ayaw) * (o.position[1] - ay)
+        return to_local(o.position[:2], (ax, ay), ayaw)[1]
 
     def do(self, skill: str, **args: str | float) -> None:
         if skill == 'walk_to' and args.get('place') in self.forbidden_places:
@@ -1349,8 +1349,8 @@ class EmbeddedPlanner:
             free = len(state.world.free_hands())
             while rest and free > 0:
                 o = rest.pop(0)
-                state.be_at(state.world.object_place(o))
                 place = state.world.object_place(o)
+                state.be_at(place)
                 partner = None  # picked next with the other hand (carried away together)
                 if free > 1 and self._dest_place(dest, state) != place:
                     partner = next((r for r in rest if state.world.object_place(r) == place), None)

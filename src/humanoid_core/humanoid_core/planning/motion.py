@@ -106,22 +106,21 @@ def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str
         # The hand holds the object grasp_offset above its centre: the drop point is where the
         # object's centre goes, so the hand goes that much higher.
         z = point[2]
-        if attr == 'drop' and value in world.objects and held is not None:
-            container = world.obj(value)
-            half = 0.5 * (held.top_z - held.bottom_z)
-            if container.top_z - container.bottom_z > 2 * half:
-                # a container taller than the object (the bin): let go with the object's
-                # bottom just over the rim, it drops in. Lowered to the floor of the bin,
-                # the forearm hit the near rim and pushed the bin 20 cm away (in-process).
-                z = max(z, container.top_z + DROP_RIM_CLEARANCE + half)
         if attr == 'above':
             z += ABOVE_HEIGHT
-            if value in world.objects and held is not None:
+        if value in world.objects and held is not None:
+            rim = world.obj(value).top_z
+            half = 0.5 * (held.top_z - held.bottom_z)
+            if attr == 'above':
                 # a tall container (the bin's rim is 12 cm up): the held object and the
                 # fingers clear the rim on the way in (at 15 cm over the drop point the
                 # fingers hit the bin's rim and pushed the robot over)
-                half = 0.5 * (held.top_z - held.bottom_z)
-                z = max(z, world.obj(value).top_z + RIM_CLEARANCE + half)
+                z = max(z, rim + RIM_CLEARANCE + half)
+            elif rim - world.obj(value).bottom_z > 2 * half:
+                # a container taller than the object (the bin): let go with the object's
+                # bottom just over the rim, it drops in. Lowered to the floor of the bin,
+                # the forearm hit the near rim and pushed the bin 20 cm away (in-process).
+                z = max(z, rim + DROP_RIM_CLEARANCE + half)
         if held is not None:
             z += grasp_offset(held)
         return _pose([point[0], point[1], z], yaw)
