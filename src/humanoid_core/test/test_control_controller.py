@@ -326,3 +326,47 @@ def test_walk_takes_shorter_steps_while_holding(holding: bool) -> None:
     expected = c.config.carry_step_length if holding else c.walking.params.limits.max_step_length
     assert c.walking.planner.limits.max_step_length == pytest.approx(expected)
     c.cancel(act)
+
+
+@pytest.mark.parametrize('max_sag', [0.0, 0.03])
+def test_far_reach_from_carrying_follows_the_straight_line(max_sag: float) -> None:
+    """From the carrying pose (hand in front of the chest, 0.88 m) to over a container across
+    the table (0.47 m ahead, 0.945 m): the joint-space move takes the hand far below the
+    line between the two, into a bin's wall at the station (in-process contact trace).
+    With `max_path_sag` the hand goes through waypoints on the line instead."""
+    loop = Loop(max_path_sag=max_sag)
+    c = loop.ctrl
+    assert loop.run(c.move_hand('right', (0.14, -0.2, 0.88), position_only=True)).succeeded
+    start = c.hand_pose('right')[:3, 3].copy()
+    goal = np.array([0.47, -0.05, 0.945])
+    act = c.move_hand('right', goal, _wxyz())
+    dip = 0.0
+    while not act.done:
+        loop.tick()
+        p = c.hand_pose('right')[:3, 3]
+        u = float(np.clip((p[0] - start[0]) / (goal[0] - start[0]), 0.0, 1.0))
+        dip = max(dip, start[2] + u * (goal[2] - start[2]) - p[2])
+    assert act.code == ErrorCode.SUCCESS, act.message
+    if max_sag > 0.0:
+        assert dip < max_sag + 0.02, dip  # measured, so a little over the planned limit
+    else:
+        assert dip > 0.05, dip  # what the waypoints are for
+
+
+def test_free_hand_path_into_a_table_is_caught() -> None:
+    """The free hand's check covers the whole path, not only where it ends: from hanging by
+    the side (below the bench top, outside its footprint) to over the bench, both ends are
+    clear and the way between goes through the bench's near edge."""
+    loop = Loop()
+    c = loop.ctrl
+    q0 = c._q_ref_full()
+    p0 = c.kin.site_transform(q0, ROBOT_INFO.grasp_frame('left'))[:3, 3]
+    assert p0[2] < 0.72 and p0[0] < 0.15  # hanging, in front of the bench's edge (x 0.22)
+    T = np.eye(4)
+    T[:3, 3] = (0.45, 0.25, 0.85)
+    q1 = c.ik.solve_hand_pose('left', T, q0).q
+    p1 = c.kin.site_transform(q1, ROBOT_INFO.grasp_frame('left'))[:3, 3]
+    assert p1[2] > 0.72 + 0.06  # over the bench top, clear of it
+    assert not c._in_keep_out(p0, 0.04) and not c._in_keep_out(p1, 0.04)
+    assert c._free_hand_in_table(q0, q1, 'left')
+    assert not c._free_hand_in_table(q0, q0, 'left')
