@@ -108,9 +108,6 @@ PARAMETERS = [
      'walk_to waits up to this long for a steady control loop (1 s of on-time ticks), s',
      (0.0, 120.0)),
     ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
-    ('max_path_sag', 0.03, 'a reach whose joint-space path takes the hand this far below the '
-     'straight line between its ends goes through waypoints on the line, m (0 = never)',
-     (0.0, 0.5)),
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
     ('avoid_objects', False, 'hand paths go around the containers in world_state (raised '
@@ -160,7 +157,6 @@ class WholeBodyControllerNode(Node):
                 retreat_distance=p['retreat_distance'],
                 cmd_vel_timeout=p['cmd_vel_timeout'],
                 fall_tilt=p['fall_tilt'],
-                max_path_sag=p['max_path_sag'],
                 fall_height=0.0,  # the pelvis height is estimated from the legs here
                 postures_file=p['postures_file'],
                 safety_file=p['limits_file'],

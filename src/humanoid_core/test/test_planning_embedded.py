@@ -165,7 +165,27 @@ def test_quantifiers_relations_ordinals(planner, reg, lab, instruction, goal):
         assert world.has(obj, 'on', 'bench'), f'{obj} should not have moved'
 
 
-def test_two_objects_per_trip(planner, reg, lab):
+def test_one_object_per_walk_by_default(planner, reg, lab):
+    """Walking with an object in each hand tipped the robot over backwards: by default every
+    object that has to be carried to another table gets its own trip."""
+    _, _, steps, world = run(planner, reg, lab, 'put the cubes in the bin')
+    assert steps[:4] == [
+        'pick(red_cube, right)',
+        'walk_to(station)',
+        'place_in(red_cube, bin)',
+        'walk_to(bench)',
+    ]
+    assert steps.count('walk_to(station)') == 3
+    assert all(world.has(c, 'in', 'bin') for c in ('red_cube', 'blue_cube', 'green_cube'))
+    # objects that stay at their table are still moved two at a time where it helps
+    _, _, steps, _ = run(planner, reg, lab, 'pick up the red and green cubes')
+    assert [s.split('(')[0] for s in steps] == ['pick', 'pick']
+    with pytest.raises(ValueError, match='carry_per_walk'):
+        EmbeddedPlanner(carry_per_walk=3)
+
+
+def test_two_objects_per_trip(reg, lab):
+    planner = EmbeddedPlanner(carry_per_walk=2)
     _, _, steps, _ = run(planner, reg, lab, 'put the cubes in the bin')
     assert steps[:5] == [  # each hand on its own side: the arms never cross
         'pick(red_cube, left)',
@@ -354,29 +374,35 @@ def test_other_skills(planner, reg, lab, instruction, steps):
             ],
         ),
         (
-            # the pick is folded into the transfer, so both hands carry two per trip
+            # the pick is folded into the transfer: one object per walk (the default)
             'Take everything on the bench and put it in the bin',
             [
-                'pick(red_cube, left)',
-                'pick(blue_cube, right)',
+                'pick(red_cube, right)',
                 'walk_to(station)',
                 'place_in(red_cube, bin)',
+                'walk_to(bench)',
+                'pick(blue_cube, right)',
+                'walk_to(station)',
                 'place_in(blue_cube, bin)',
                 'walk_to(bench)',
-                'pick(green_cube, left)',
-                'pick(yellow_vial, right)',
+                'pick(green_cube, right)',
                 'walk_to(station)',
                 'place_in(green_cube, bin)',
+                'walk_to(bench)',
+                'pick(yellow_vial, right)',
+                'walk_to(station)',
                 'place_in(yellow_vial, bin)',
             ],
         ),
         (
             'grab the two cubes on the left and put them in the bin',
             [
-                'pick(red_cube, left)',
-                'pick(blue_cube, right)',
+                'pick(red_cube, right)',
                 'walk_to(station)',
                 'place_in(red_cube, bin)',
+                'walk_to(bench)',
+                'pick(blue_cube, right)',
+                'walk_to(station)',
                 'place_in(blue_cube, bin)',
             ],
         ),
@@ -579,9 +605,10 @@ def test_hand_is_chosen_by_the_objects_side(planner, reg, lab):
     """No hand named: two objects held together go the left hand to the one further left
     (seen from where the robot works), so the arms never cross (a crossed second pick swung
     the first cube into the bench); a single pick keeps the first free hand."""
-    _, _, steps, _ = run(planner, reg, lab, 'put the green cube and the vial in the bin')
+    two = EmbeddedPlanner(carry_per_walk=2)  # carried to the bin together
+    _, _, steps, _ = run(two, reg, lab, 'put the green cube and the vial in the bin')
     assert steps[:2] == ['pick(green_cube, left)', 'pick(yellow_vial, right)']
-    _, _, steps, _ = run(planner, reg, lab, 'put the vial and the green cube in the bin')
+    _, _, steps, _ = run(two, reg, lab, 'put the vial and the green cube in the bin')
     assert steps[:2] == ['pick(yellow_vial, right)', 'pick(green_cube, left)']
     red = lab.objects['red_cube']
     x, y, z = red.position

@@ -1,10 +1,13 @@
 """World state: scene loading, relation inference, free spots."""
 
+from dataclasses import replace
+
 from humanoid_core.world import (
     ObjectInfo,
     Relation,
     SceneError,
     WorldSnapshot,
+    in_the_way,
     infer_relations,
     initial_world,
     refresh,
@@ -109,6 +112,14 @@ def test_free_spots_avoid_objects_and_fill_up(lab):
         assert w.has(cube.id, 'in', 'tray')
         placed += 1
     assert 4 <= placed < 20
+    # the error then names what takes the room; a second container over the first too
+    assert in_the_way(w, lab.objects['red_cube'], w.objects['tray']) == sorted(
+        f'c{i}' for i in range(placed)
+    )
+    ghost = replace(w.objects['tray'], id='tray_2')
+    lab2 = lab.replace(objects={**lab.objects, 'tray_2': ghost})
+    assert in_the_way(lab2, lab.objects['red_cube'], lab2.objects['tray']) == ['tray_2']
+    assert spot_in_container(lab2, lab.objects['red_cube'], lab2.objects['tray']) is None
 
 
 def test_scene_errors_name_the_field():

@@ -60,7 +60,6 @@ from pathlib import Path
 import threading
 from typing import Any
 
-import mink
 import numpy as np
 from numpy.typing import NDArray
 
@@ -162,10 +161,6 @@ class ControllerConfig:
     look_tolerance: float = math.radians(15.0)  # rad (the camera sees +-30 deg)
     keep_out_margin: float = 0.01  # m added to the keep-out boxes for target checks
     object_clearance: float = 0.06  # m: hand paths keep this far from `set_obstacles` boxes
-    # m: a reach whose joint-space path takes the hand further than this below the straight
-    # line between its ends goes through Cartesian waypoints on that line (0 = never). From
-    # the carrying pose to over the bin the hand arced ~10 cm down and hit the bin's wall.
-    max_path_sag: float = 0.03
     # m per step forward at most while a hand holds an object (0 = the gait's own limit):
     # carried in front, the object and arm shift the CoM; at 0.2 m steps the robot tipped
     # backwards stopping at the station (in-process, 3 of 3 walks), at 0.12 m it arrived
@@ -278,14 +273,6 @@ def estimate_pelvis_position(
     )  # fmt: skip
     z = min(float(kin.site_transform(q, ROBOT_INFO.sole_frame(s))[2, 3]) for s in HAND_SIDES)
     return np.array([float(base_xy[0]), float(base_xy[1]), -z])
-
-
-FRONT_POINT = (0.14, 0.2)
-"""Base-frame x, y of the left hand retracted in front of the chest (the right mirrors y)."""
-TUCK_HEIGHT = 0.95
-"""m: a retracted or tucked hand is at least this high (over the tables, 0.72-0.75 m)."""
-FREE_HAND_MARGIN = 0.04
-"""m: a free hand closer than this to a keep-out box after a reach's IK gets re-solved."""
 
 
 def obstacle_boxes(objects: Iterable[ObjectInfo], skip: Iterable[str] = ()) -> list[Box]:
@@ -512,14 +499,6 @@ class WholeBodyController:
         W[:3, 3] = [b.x, b.y, 0.0]
         return W @ T
 
-    def _front_point(self, hand: str, height: float) -> FloatArray:
-        """World point in front of the chest on `hand`'s side at `height` (m): where a hand
-        is retracted to (over the near edge of a table, the arm bent), clear of the table."""
-        b = self._base_pose()
-        c, s = math.cos(b.yaw), math.sin(b.yaw)
-        x, y = FRONT_POINT[0], FRONT_POINT[1] * (1.0 if hand == 'left' else -1.0)
-        return np.array([b.x + c * x - s * y, b.y + s * x + c * y, height])
-
     def _collision(self, p: FloatArray) -> str:
         m = self.config.keep_out_margin
         b = self._base_pose()
@@ -611,29 +590,7 @@ class WholeBodyController:
             return self._start(act)
 
     def _solve(
-        self,
-        hand: str,
-        T: FloatArray,
-        position_only: bool,
-        q_init: FloatArray | None = None,
-        restart: bool = False,
-    ) -> Any:
-        """IK for grasp frame `hand` at `T` from `q_init` (default: measured). With `restart`,
-        a solve that stalls halfway to the tolerance is tried again from the standing
-        posture and the better of the two is returned."""
-        res = self._solve_once(hand, T, position_only, q_init)
-        if restart and res.position_error > 0.5 * self.config.unreachable_position:
-            assert self._qm is not None
-            q_alt = (self._qm if q_init is None else q_init).copy()
-            for n in ROBOT_INFO.body_joints:
-                q_alt[self.kin.qpos_index[n]] = self.standing[self._index[n]]
-            alt = self._solve_once(hand, T, position_only, q_alt)
-            if alt.position_error < res.position_error:
-                res = alt
-        return res
-
-    def _solve_once(
-        self, hand: str, T: FloatArray, position_only: bool, q_init: FloatArray | None
+        self, hand: str, T: FloatArray, position_only: bool, q_init: FloatArray | None = None
     ) -> Any:
         assert self._qm is not None
         task = self.ik.hands[hand]
@@ -653,45 +610,19 @@ class WholeBodyController:
                 if res.position_error < self.config.unreachable_position:
                     return res
             res = self.ik.solve_hand_pose(hand, T, q0)
-            if keep_other and self._free_hand_in_table(q0, res.q, other):
-                # The free arm swung into a table (waist rotation, leaning over it): keep it
-                # where it was, or if it still hits the table (hanging by the side, it went
-                # down onto the station's edge as the body leaned to reach into the bin: 2
-                # of 41 lab tasks), tuck it up in front of the chest.
-                cost = self.config.other_hand_cost
-                tuck = self._front_point(other, TUCK_HEIGHT)
-                for target in (None, tuck):
-                    alt = self.ik.solve_hand_pose(
-                        hand, T, q0, other_hand_cost=cost, other_hand_target=target
-                    )
-                    if alt.position_error < self.config.unreachable_position:
-                        res = alt
-                        if not self._free_hand_in_table(q0, alt.q, other):
-                            break
+            if keep_other and self._in_keep_out(
+                self.kin.site_transform(res.q, ROBOT_INFO.grasp_frame(other))[:3, 3], 0.04
+            ):
+                # The free arm swung into a table (waist rotation): keep it where it was.
+                alt = self.ik.solve_hand_pose(
+                    hand, T, q0, other_hand_cost=self.config.other_hand_cost
+                )
+                if alt.position_error < self.config.unreachable_position:
+                    res = alt
             return res
         finally:
             if position_only:
                 task.set_orientation_cost(self.ik.settings.hand_orientation_cost)
-
-    def _free_hand_in_table(self, q0: FloatArray, q1: FloatArray, hand: str) -> bool:
-        """Whether `hand`'s grasp frame comes within FREE_HAND_MARGIN of a keep-out box on
-        the joint-space line between full configurations `q0` and `q1` (12 samples). The
-        end alone is not enough: after a place into the bin, the free hand went from beside
-        the station to over it, through its edge (in-process contact trace)."""
-        grasp = ROBOT_INFO.grasp_frame(hand)
-        for u in np.linspace(0.0, 1.0, 12):
-            p = self.kin.site_transform(self._interpolate(q0, q1, u), grasp)[:3, 3]
-            if self._in_keep_out(p, FREE_HAND_MARGIN):
-                return True
-        return False
-
-    def _interpolate(self, q0: FloatArray, q1: FloatArray, u: float) -> FloatArray:
-        """Full configuration a fraction `u` of the way from `q0` to `q1` (joint-space line;
-        the base quaternion normalised)."""
-        q = q0 + u * (q1 - q0)
-        quat = slice(self.kin.base_qpos + 3, self.kin.base_qpos + 7)
-        q[quat] /= np.linalg.norm(q[quat])
-        return q
 
     def _plan_reach(self, act: Activity) -> str | None:
         """IK for the current commanded target and a move there; an error text if the target
@@ -700,10 +631,15 @@ class WholeBodyController:
         cfg = self.config
         # Corrections warm-start from the previous solution (close to the answer); a first
         # solve that stalls is retried from the standing posture.
-        res = self._solve(
-            st['hand'], st['commanded'], st['position_only'], st.get('q_sol'),
-            restart='q_sol' not in st,
-        )  # fmt: skip
+        res = self._solve(st['hand'], st['commanded'], st['position_only'], st.get('q_sol'))
+        if res.position_error > 0.5 * cfg.unreachable_position and 'q_sol' not in st:
+            assert self._qm is not None
+            q_alt = self._qm.copy()
+            for n in ROBOT_INFO.body_joints:
+                q_alt[self.kin.qpos_index[n]] = self.standing[self._index[n]]
+            alt = self._solve(st['hand'], st['commanded'], st['position_only'], q_alt)
+            if alt.position_error < res.position_error:
+                res = alt
         rot_bad = (not st['position_only']) and res.rotation_error > cfg.unreachable_orientation
         if res.position_error > cfg.unreachable_position or rot_bad or res.com_margin < 0.0:
             return (
@@ -713,11 +649,7 @@ class WholeBodyController:
             )
         st['q_sol'] = np.asarray(res.q).copy()
         goal = np.asarray(res.q)[self._qidx]
-        vias: list[FloatArray] = []
-        if 'via_done' not in st:
-            vias = self._waypoints(st['hand'], goal) or self._straight_vias(
-                st['hand'], st['q_sol'], st['commanded'], st['position_only']
-            )
+        vias = [] if 'via_done' in st else self._waypoints(st['hand'], goal)
         st['via_done'] = True
         if vias:
             then = [(v, self._body) for v in vias[1:]] + [(goal, self._body)]
@@ -828,6 +760,9 @@ class WholeBodyController:
         assert self._ref is not None and self._qm is not None
         if self._path_clear(self._ref, goal):
             return []
+        b = self._base_pose()
+        c, s = math.cos(b.yaw), math.sin(b.yaw)
+        side = 1.0 if hand == 'left' else -1.0
         T_goal = self.kin.site_transform(self._q_ref_full_with(goal), ROBOT_INFO.grasp_frame(hand))
         height = max(float(T_goal[2, 3]) + 0.05, 0.95)
         tops = [
@@ -838,7 +773,9 @@ class WholeBodyController:
         ]  # fmt: skip
         height = min(max([height, *tops]), 1.2)
         chest = np.eye(4)
-        chest[:3, 3] = self._front_point(hand, height)
+        local = (0.14, side * 0.2)
+        chest[:3, 3] = [b.x + c * local[0] - s * local[1], b.y + s * local[0] + c * local[1],
+                        height]  # fmt: skip
         over = T_goal.copy()
         over[2, 3] = max(height, float(T_goal[2, 3]))
         raised = self._waypoint(hand, chest, True, self._q_ref_full())
@@ -853,47 +790,6 @@ class WholeBodyController:
         if raised is not None and self._clear_via([raised, above], goal):
             return [raised, above]
         return [above] if self._clear_via([above], goal) else []
-
-    def _straight_vias(
-        self, hand: str, q_goal: FloatArray, T_goal: FloatArray, position_only: bool
-    ) -> list[FloatArray]:
-        """Waypoints (body joints) on the straight line from `hand`'s commanded position to
-        `T_goal` when the joint-space path from the reference to the IK solution `q_goal`
-        (full configuration) sags more than `max_path_sag` below that line; empty when it
-        does not, or a waypoint is out of reach (the move then goes direct)."""
-        limit = self.config.max_path_sag
-        if limit <= 0.0:
-            return []
-        grasp = ROBOT_INFO.grasp_frame(hand)
-        # The base moves with the posture (feet fixed, the pelvis lowers and leans for a far
-        # reach): configurations keep their own base. With the measured base and the goal's
-        # joints, the hand over the bin came out 4.8 cm lower than the IK put it.
-        q0 = self._q_ref_full()
-        T0 = self.kin.site_transform(q0, grasp)
-        p0, p1 = T0[:3, 3], T_goal[:3, 3]
-        sag = 0.0
-        for u in np.linspace(0.0, 1.0, 21)[1:-1]:
-            T = self.kin.site_transform(self._interpolate(q0, q_goal, u), grasp)
-            sag = max(sag, float(p0[2] + u * (p1[2] - p0[2]) - T[2, 3]))
-        if sag <= limit:
-            return []
-        # pieces of the line sag about quadratically less: n pieces ~ sag / n^2
-        n = min(4, math.ceil(math.sqrt(sag / limit)) + 1)
-        ways: list[FloatArray] = []
-        q_init = q0
-        # the orientation turns along the way: held at the goal's from the first waypoint on,
-        # the wrist flipped 1.8 rad there and back (3 s per piece)
-        R0, R1 = mink.SO3.from_matrix(T0[:3, :3]), mink.SO3.from_matrix(T_goal[:3, :3])
-        for u in np.linspace(0.0, 1.0, n + 1)[1:-1]:
-            T = np.eye(4)
-            T[:3, :3] = R0.interpolate(R1, float(u)).as_matrix()
-            T[:3, 3] = p0 + u * (p1 - p0)
-            way = self._waypoint(hand, T, position_only, q_init)
-            if way is None:
-                return []
-            ways.append(way)
-            q_init = self._q_ref_full_with(way)
-        return ways
 
     def _clear_via(self, ways: list[FloatArray], goal: FloatArray) -> bool:
         """Whether the path from the reference through `ways` to `goal` is clear."""
@@ -939,11 +835,12 @@ class WholeBodyController:
             d = T[:2, 3] - np.array([b.x, b.y])
             if c * d[0] + s * d[1] < 0.2:  # not out in front
                 continue
+            side = 1.0 if hand == 'left' else -1.0
+            local = np.array([0.14, side * 0.2, max(float(T[2, 3]), 0.95)])
             target = np.eye(4)
-            target[:3, 3] = self._front_point(hand, max(float(T[2, 3]), TUCK_HEIGHT))
-            # from the far right of the bench the solve stalled 5.6 cm short, and the robot
-            # walked to the station with the cube held out in front, into the bin's wall
-            res = self._solve(hand, target, True, q, restart=True)
+            target[:3, 3] = [b.x + c * local[0] - s * local[1], b.y + s * local[0] + c * local[1],
+                             local[2]]  # fmt: skip
+            res = self._solve(hand, target, True, q)
             if res.position_error < 0.05:
                 q = np.asarray(res.q).copy()
                 moved = True

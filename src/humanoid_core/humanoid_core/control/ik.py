@@ -202,15 +202,13 @@ class WholeBodyIK:
         *,
         max_iterations: int | None = None,
         other_hand_cost: float = 0.0,
-        other_hand_target: FloatArray | None = None,
     ) -> HandIKResult:
         """Put grasp frame `hand` at `target_pose` (world) with the feet where they are in
         `q_init` and the CoM over the feet. Unpacks as (q, pos_err, rot_err, converged).
 
         `other_hand_cost` > 0 also keeps the other hand's grasp frame near its position in
         `q_init` (a soft position task with that cost), so that a waist rotation does not
-        swing the free arm into a table. `other_hand_target` (world position, m): hold the
-        other hand's grasp frame there instead (tucking a free arm out of a table's way).
+        swing the free arm into a table.
 
         Joint limits always hold in the result. A target out of reach returns the closest
         configuration found with converged=False and the residual errors.
@@ -243,11 +241,6 @@ class WholeBodyIK:
         if other_hand_cost > 0.0:
             other = self.hands['right' if hand == 'left' else 'left']
             other.set_target_from_configuration(cfg)
-            if other_hand_target is not None:
-                T_other = self.kin.site_transform(q0, ROBOT_INFO.grasp_frame(
-                    'right' if hand == 'left' else 'left'))  # fmt: skip
-                T_other[:3, 3] = np.asarray(other_hand_target, dtype=float).reshape(3)
-                other.set_target(mink.SE3.from_matrix(T_other))
             other.set_position_cost(other_hand_cost)
             other.set_orientation_cost(0.0)
             tasks.append(other)

@@ -6,7 +6,9 @@ by a verb lexicon (many paraphrases: put/place/drop/move/take/bring/carry/transf
 noun phrases are grounded against the world state *as left by the previous clauses* (so "it",
 "them", "the one in the tray" follow the plan), and intents are compiled into skill steps:
 the robot walks to the object's place or the destination's place when it is not there, and
-uses both hands to carry two objects per trip.
+carries `carry_per_walk` objects per trip (default one: walking with an object in each hand,
+both arms out in front, tipped the robot over backwards as the walk started, in-process and
+over ROS).
 
 Operator phrasing handled before clause splitting: terse notes ("red cube -> tray"),
 text-speak ("u", "pls"), courtesy ("if you can", "when you get a chance", "would you mind
@@ -348,7 +350,10 @@ class EmbeddedPlanner:
     name = 'embedded'
     deterministic = True
 
-    def __init__(self) -> None:
+    def __init__(self, carry_per_walk: int = 1) -> None:
+        if carry_per_walk not in (1, 2):
+            raise ValueError(f'carry_per_walk must be 1 or 2, got {carry_per_walk!r}')
+        self.carry_per_walk = carry_per_walk
         self._known: tuple[set[str], dict[str, set[str]]] | None = None
         self._vocab_cache: tuple[int, Vocabulary] | None = None
         self._verbs: dict[tuple[str, ...], str] = {}
@@ -1347,6 +1352,10 @@ class EmbeddedPlanner:
                     'both hands are full with other objects; put them down first',
                 )
             free = len(state.world.free_hands())
+            if rest and self._dest_place(dest, state) != state.world.object_place(rest[0]):
+                # a walk follows: with an object in each hand the robot tipped over
+                # backwards as the walk started (in-process, 1 of 1; over ROS 3 of 3)
+                free = max(0, min(free, self.carry_per_walk - len(batch)))
             while rest and free > 0:
                 o = rest.pop(0)
                 place = state.world.object_place(o)

@@ -21,7 +21,7 @@ from humanoid_core.planning.skills import (
     number_ok,
 )
 from humanoid_core.planning.types import ArgValue, Plan, PlanStep
-from humanoid_core.world.geometry import refresh, spot_in_container, spot_on_place
+from humanoid_core.world.geometry import in_the_way, refresh, spot_in_container, spot_on_place
 from humanoid_core.world.types import HANDS, ObjectInfo, WorldSnapshot
 
 
@@ -178,7 +178,9 @@ def _check_condition(
             if spot_on_place(world, item, world.places[dest]) is None:
                 raise StepError(f'there is no free spot for {item.id} on {dest}')
         elif spot_in_container(world, item, world.obj(dest)) is None:
-            raise StepError(f'{dest} is full: no room for {item.id}')
+            taken = in_the_way(world, item, world.obj(dest))
+            seen = f' (in it: {", ".join(taken)})' if taken else ' (nothing seen in it)'
+            raise StepError(f'{dest} is full: no room for {item.id}{seen}')
     elif n == 'distinct':
         if arg(0) == arg(1):
             raise StepError(f'{cond.args[0]} and {cond.args[1]} must differ')

@@ -1,6 +1,7 @@
 """World state: the typed snapshot the planner sees, relation inference, scene loading."""
 
 from humanoid_core.world.geometry import (
+    in_the_way,
     infer_relations,
     refresh,
     spot_in_container,
@@ -34,6 +35,7 @@ __all__ = [
     'WorldSnapshot',
     'config_dir',
     'find_config',
+    'in_the_way',
     'infer_relations',
     'initial_world',
     'refresh',

@@ -181,5 +181,23 @@ def spot_in_container(world: WorldSnapshot, obj: ObjectInfo, container: ObjectIn
     )
 
 
+def in_the_way(world: WorldSnapshot, obj: ObjectInfo, container: ObjectInfo) -> list[str]:
+    """Ids of the objects that take up room inside `container` for `obj` (what
+    `spot_in_container` avoids: not held, centre over its footprint, reaching into the height
+    `obj` would take on its floor), for error messages. Another container among them means
+    the two overlap (often one seen twice)."""
+    floor = container.bottom_z + CONTAINER_FLOOR
+    return sorted(
+        o.id
+        for o in world.objects.values()
+        if o.id not in (obj.id, container.id)
+        and world.hand_holding(o.id) is None
+        and o.id not in world.handed_over
+        and floor + 0.002 < o.top_z
+        and o.bottom_z < floor + obj.size[2]
+        and inside_footprint(o.position[:2], container.position, container.size, container.yaw)
+    )
+
+
 def spot_on_place(world: WorldSnapshot, obj: ObjectInfo, place: Place) -> Vec3 | None:
     return free_spot(world, obj, place.position, place.size, place.yaw, place.top_z)
