@@ -113,6 +113,23 @@ def refresh(world: WorldSnapshot) -> WorldSnapshot:
     return updated.replace(relations=infer_relations(updated))
 
 
+def _in_layer(
+    world: WorldSnapshot, obj: ObjectInfo, base_z: float, support_id: str = ''
+) -> list[ObjectInfo]:
+    """The objects (not held, not handed over, not `obj` or the support) that reach into the
+    height `obj` takes resting at ``base_z``: what a free spot for it must keep clear of."""
+    top = base_z + obj.size[2]
+    return [
+        o
+        for o in world.objects.values()
+        if o.id not in (obj.id, support_id)
+        and world.hand_holding(o.id) is None
+        and o.id not in world.handed_over
+        and base_z + 0.002 < o.top_z  # not below the surface (e.g. the container itself)
+        and o.bottom_z < top  # nor above it
+    ]
+
+
 def free_spot(
     world: WorldSnapshot,
     obj: ObjectInfo,
@@ -137,20 +154,12 @@ def free_spot(
     nx, ny = int(ax / step), int(ay / step)
     candidates = [(i * step, j * step) for i in range(-nx, nx + 1) for j in range(-ny, ny + 1)]
     candidates.sort(key=lambda c: (round(math.hypot(*c), 6), c))
-    others = [
-        o
-        for o in world.objects.values()
-        if o.id not in (obj.id, support_id)
-        and world.hand_holding(o.id) is None
-        and o.id not in world.handed_over
-    ]
+    others = _in_layer(world, obj, base_z, support_id)
     z = base_z + obj.size[2] / 2.0
     for local in candidates:
         xy = to_world(local, (support_centre[0], support_centre[1]), support_yaw)
         ok = True
         for other in others:
-            if other.top_z <= base_z + 0.002 or other.bottom_z >= z + obj.size[2] / 2.0:
-                continue  # below the support surface (e.g. the container itself) or above
             if other.is_container and inside_footprint(xy, other.position, other.size, other.yaw):
                 ok = False  # would land inside another container
                 break
@@ -183,19 +192,13 @@ def spot_in_container(world: WorldSnapshot, obj: ObjectInfo, container: ObjectIn
 
 def in_the_way(world: WorldSnapshot, obj: ObjectInfo, container: ObjectInfo) -> list[str]:
     """Ids of the objects that take up room inside `container` for `obj` (what
-    `spot_in_container` avoids: not held, centre over its footprint, reaching into the height
-    `obj` would take on its floor), for error messages. Another container among them means
-    the two overlap (often one seen twice)."""
+    `spot_in_container` avoids, with the centre over its footprint), for error messages.
+    Another container among them means the two overlap (often one seen twice)."""
     floor = container.bottom_z + CONTAINER_FLOOR
     return sorted(
         o.id
-        for o in world.objects.values()
-        if o.id not in (obj.id, container.id)
-        and world.hand_holding(o.id) is None
-        and o.id not in world.handed_over
-        and floor + 0.002 < o.top_z
-        and o.bottom_z < floor + obj.size[2]
-        and inside_footprint(o.position[:2], container.position, container.size, container.yaw)
+        for o in _in_layer(world, obj, floor, container.id)
+        if inside_footprint(o.position[:2], container.position, container.size, container.yaw)
     )
 
 
