@@ -222,7 +222,7 @@ def run_soak(args: argparse.Namespace) -> dict[str, Any]:
 
         walk = ActionClient(obs.node, WalkTo, 'walk_to')
         motion = walk.wait_for_server(timeout_sec=5.0)
-        time.sleep(2.0)
+        obs.wait_world_settled()
         for pid in scan():
             s = sample(pid)
             if s is not None:

@@ -110,7 +110,7 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
             from humanoid_bringup.record import start_recording
 
             recorder = start_recording(args.logs / f'{task.id}.mcap', env=env)
-        time.sleep(2.0)  # first perception frames
+        observer.wait_world_settled(quiet=2.0, timeout=20.0)  # perception's first frames
         truth0, robot0 = observer.ground_truth(), observer.robot()
         sim0 = observer.sim_time()
 

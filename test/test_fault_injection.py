@@ -49,7 +49,7 @@ import time
 from typing import Any
 
 import pytest
-from testutil import ROOT, Processes, ros_env, wait_for_line
+from testutil import ROOT, Processes, python_stacks, ros_env, wait_for_line
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -479,11 +479,13 @@ def _detector_killed_checks(stack: FaultStack, run: TaskRun, step: str, before: 
     n0 = stack.objects_msgs
     stack.start('object_detector')
     stack.reset()
-    assert wait_until(lambda: stack.objects_msgs > n0 + 5, 60), (
-        f'no detections after restart (detector diagnostics: {stack.detector_diag}, process '
-        f'exit code {stack.running["object_detector"].poll()}):\n'
-        + stack.output('object_detector', 40)
-    )
+    if not wait_until(lambda: stack.objects_msgs > n0 + 5, 60):
+        proc = stack.running['object_detector']
+        stacks = python_stacks(proc.pid) if proc.poll() is None else ''
+        raise AssertionError(
+            f'no detections after restart (detector diagnostics: {stack.detector_diag}, process '
+            f'exit code {proc.poll()}):\n{stack.output("object_detector", 40)}\n{stacks}'
+        )
     assert wait_until(lambda: stack.obs.world_objects() >= before, 60), (
         f'objects not back after the detector restart: {stack.world_ids()}'
     )
@@ -492,9 +494,11 @@ def _detector_killed_checks(stack: FaultStack, run: TaskRun, step: str, before: 
 def test_camera_stream_stopped(stack: FaultStack) -> None:
     stack.reset()
     before = stack.obs.world_objects()
-    assert wait_until(lambda: stack.detector_diag == (0, 'detecting'), 30), (
-        f'{stack.detector_diag}:\n' + stack.output('object_detector', 40)
-    )
+    if not wait_until(lambda: stack.detector_diag == (0, 'detecting'), 30):
+        pid = stack.running['object_detector'].pid
+        raise AssertionError(
+            f'{stack.detector_diag}:\n{stack.output("object_detector", 40)}\n{python_stacks(pid)}'
+        )
     stack.kill('camera_relay')
     # (transient WARNs such as a colour/depth pair out of sync_slop may come first)
     assert wait_until(lambda: 'no camera frames' in stack.detector_diag[1], 15), (

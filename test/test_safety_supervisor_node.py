@@ -399,6 +399,39 @@ def test_dead_required_node_makes_the_robot_hold():
         procs.stop_all()
 
 
+def test_ready_only_once_joint_states_arrive(processes):
+    """Start-up: without joint_states the supervisor says it is not ready and rejects commands
+    for want of a measurement; with them it says ready and forwards (namespace `rdy`)."""
+    client = None
+    try:
+        sup = processes.start([
+            str(SUPERVISOR), '--ros-args', '-r', '__ns:=/rdy', '-p', 'required_nodes:=[]',
+            '-p', 'check_postures:=false',
+        ])  # fmt: skip
+        wait_for_line(sup, 'safety supervisor up', timeout=60)
+        client = Client(namespace='rdy')
+        first = client.latest_status()
+        assert not first.ready
+        client.wait(lambda: client.pub_cmd.get_subscription_count() > 0,
+                    what='the supervisor subscribing to commands')  # fmt: skip
+        client.joints = dict(STANDING_POSTURE)  # arm_command's start: nothing measured yet
+        client.pub_cmd.publish(client.arm_command({}, 0.5))
+        rejected = client.wait(
+            lambda: client.status[-1] if client.status[-1].rejected_commands else None,
+            what='the rejection',
+        )
+        assert 'no measured position' in rejected.last_rejection and not rejected.ready
+        FakeJointStates(client)
+        client.wait(lambda: client.status[-1].ready, what='ready')
+        t0 = time.monotonic()
+        client.pub_cmd.publish(client.arm_command({}, 0.5))
+        client.wait(lambda: [m for t, m in client.forwarded if t >= t0],
+                    what='the forwarded command')  # fmt: skip
+    finally:
+        if client is not None:
+            client.close()
+
+
 def test_bad_parameter_fails_at_startup_naming_it():
     out = subprocess.run(
         [str(SUPERVISOR), '--ros-args', '-p', 'heartbeat_timeout:=-3.0'],

@@ -43,6 +43,7 @@ def stack(tmp_path_factory):
             alive=st.alive,
         )
         assert ready, 'stack did not come up:\n' + st.log_tail(40)
+        obs.wait_world_settled()
         yield st, obs
     finally:
         if obs is not None:

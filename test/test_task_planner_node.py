@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 from testutil import ROOT, VENV_BIN, Processes, ros_env, wait_for_line
@@ -125,6 +126,70 @@ def test_operator_rejection(stack, processes):
     result = json.loads('\n'.join(task.lines))  # type: ignore[attr-defined]
     assert result['error_code'] == 'REJECTED'
     assert 'test:bob' in result['message'] and 'wrong cube' in result['message']
+
+
+def test_task_waits_for_the_safety_supervisor(processes):
+    """A supervisor that has no joint measurements yet (it would reject every command): a task
+    waits for it, then fails naming the cause, and moves nothing; a dry run does not wait;
+    once the supervisor is ready the task goes on to execution (which fails here on the missing
+    motion controller). Own namespace: the module's planner must not see this status."""
+    rclpy = pytest.importorskip('rclpy')
+    from rclpy.action import ActionClient
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from humanoid_interfaces.action import ExecuteTask
+    from humanoid_interfaces.msg import SafetyStatus
+
+    ns = ['--ros-args', '-r', '__ns:=/wait_safety']
+    wait_for_line(processes.start([sys.executable, str(WORLD), 'lab', *ns]), 'ready', 60)
+    planner = processes.start([str(PLANNER), *ns, '-p', 'max_replans:=0',
+                               '-p', 'safety_ready_timeout:=2.0'])  # fmt: skip
+    wait_for_line(planner, 'task_planner ready', timeout=60)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    node = rclpy.create_node('safety_stand_in', namespace='/wait_safety', context=context)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)  # fmt: skip
+    status = node.create_publisher(SafetyStatus, 'safety/status', latched)
+    client = ActionClient(node, ExecuteTask, 'execute_task')
+
+    def run(dry_run: bool = False) -> tuple[ExecuteTask.Result, float]:
+        goal = ExecuteTask.Goal(instruction='put the red cube in the tray', dry_run=dry_run)
+        t0 = time.monotonic()
+        sent = client.send_goal_async(goal)
+        executor.spin_until_future_complete(sent, timeout_sec=30)
+        assert sent.result() is not None and sent.result().accepted
+        done = sent.result().get_result_async()
+        executor.spin_until_future_complete(done, timeout_sec=90)
+        assert done.result() is not None, 'no result'
+        return done.result().result, time.monotonic() - t0
+
+    try:
+        status.publish(SafetyStatus(ready=False))
+        assert client.wait_for_server(timeout_sec=30)
+        deadline = time.monotonic() + 30
+        while status.get_subscription_count() == 0 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.1)
+        time.sleep(1.0)  # the latched status reaching the planner
+        dry, _ = run(dry_run=True)
+        assert dry.error_code == ExecuteTask.Result.SUCCESS, dry.message
+        result, took = run()
+        assert result.error_code == ExecuteTask.Result.EXECUTION_FAILED
+        assert 'no joint measurements' in result.message and 'Nothing was moved' in result.message
+        assert took >= 2.0
+        assert list(result.executed_plan.steps) == []
+        status.publish(SafetyStatus(ready=True))
+        time.sleep(1.0)
+        result, _ = run()
+        assert result.error_code == ExecuteTask.Result.EXECUTION_FAILED
+        assert 'whole_body_controller' in result.message, result.message
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
 
 
 def test_bad_parameter_fails_at_startup_naming_it():

@@ -66,6 +66,23 @@ class Processes:
                 proc.wait(timeout=5)
 
 
+def python_stacks(pid: int, timeout: float = 30.0) -> str:
+    """Every thread's Python (and native) stack of a running process, by py-spy, for failure
+    messages of a process that is alive but silent (a hang, a deadlock); a note when py-spy is
+    not there or cannot attach."""
+    spy = VENV_BIN / 'py-spy'
+    if not spy.exists():
+        return f'(no stacks: {spy} not installed)'
+    try:
+        out = subprocess.run(
+            [str(spy), 'dump', '--native', '--pid', str(pid)],
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return f'(no stacks: py-spy dump of pid {pid} took over {timeout} s)'
+    return (out.stdout + out.stderr).strip() or f'(py-spy dump of pid {pid}: no output)'
+
+
 def wait_for_line(proc: subprocess.Popen, needle: str, timeout: float = 30.0) -> list[str]:
     """Wait until a line of proc's output (collected by Processes.start) contains needle;
     returns the lines read so far."""

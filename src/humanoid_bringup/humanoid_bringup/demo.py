@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
                 + stack.log_tail()
             )
             return 1
-        time.sleep(3.0)  # let perception settle on the first frames
+        observer.wait_world_settled(quiet=3.0, timeout=20.0)  # perception's first frames
         report['startup_s'] = round(time.monotonic() - t_start, 2)
         before = observer.head_frame()
         assert before is not None

@@ -22,6 +22,7 @@ def format_status(msg) -> str:
     """One-line human-readable summary of a humanoid_interfaces/SafetyStatus."""
     parts = [
         f'e-stop: {"ENGAGED" if msg.estopped else "released"}',
+        f'joint measurements: {"yes" if msg.ready else "NONE YET (commands rejected)"}',
         f'holding: {"yes (" + msg.reason + ")" if msg.holding else "no"}',
         f'dead nodes: {", ".join(msg.dead_nodes) if msg.dead_nodes else "none"}',
         f'rejected commands: {msg.rejected_commands}',

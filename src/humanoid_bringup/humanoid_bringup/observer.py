@@ -162,6 +162,27 @@ class Observer:
         with self._lock:
             return self.odom
 
+    def world_ids(self) -> tuple[str, ...]:
+        with self._lock:
+            return () if self.world is None else tuple(sorted(o.id for o in self.world.objects))
+
+    def wait_world_settled(self, quiet: float = 2.0, timeout: float = 20.0) -> tuple[str, ...]:
+        """Wait until the world model's object ids have stayed the same for `quiet` s (it
+        confirms a new object only after several sightings, so right after start-up it may know
+        the containers and not yet the cubes: a task sent then failed "no blue cube ...; objects:
+        tray, bin"). Returns the ids; after `timeout` s returns them as they are."""
+        end = time.monotonic() + timeout
+        ids = self.world_ids()
+        since = time.monotonic()
+        while time.monotonic() < end:
+            time.sleep(0.1)
+            now_ids = self.world_ids()
+            if now_ids != ids or not ids:
+                ids, since = now_ids, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+        return ids
+
     # -- calls -----------------------------------------------------------------------------
     def _call(self, client: Any, request: Any, timeout: float) -> Any:
         if not client.wait_for_service(timeout_sec=timeout):

@@ -114,6 +114,7 @@ def collect(duration: float = 2.0, namespace: str = '') -> dict[str, Any]:
 
         def on_safety(msg: Any) -> None:
             safety.update(
+                ready=bool(msg.ready),
                 estopped=bool(msg.estopped),
                 holding=bool(msg.holding),
                 reason=msg.reason,
@@ -202,9 +203,14 @@ def collect(duration: float = 2.0, namespace: str = '') -> dict[str, Any]:
     if not nodes:
         problems.insert(0, _fix_no_nodes())
     if safety:
+        if not safety['ready']:
+            problems.append(
+                'safety supervisor has no joint measurements yet and rejects every command: '
+                'is joint_states published (simulator or hardware driver running)?'
+            )
         if safety['estopped']:
             problems.append(
-                'e-stop engaged: release it when safe (`humanoid estop release` or the '
+                'e-stop engaged: release it when safe (`humanoid estop --release` or the '
                 "console's Release button)"
             )
         if safety['dead_nodes']:

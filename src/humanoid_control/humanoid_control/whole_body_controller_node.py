@@ -42,7 +42,7 @@ from humanoid_core.control.controller import (
 )
 from humanoid_core.control.kinematics import RobotKinematics
 from humanoid_core.control.loop_health import LoopMonitor
-from humanoid_ros.executors import SideNode
+from humanoid_ros.executors import SideNode, spin_until_shutdown
 from humanoid_ros.params import ParameterError, declare_parameters
 from humanoid_ros.world import world_from_msg
 from nav_msgs.msg import Odometry
@@ -552,7 +552,7 @@ def main(args: list[str] | None = None) -> int:
         node = WholeBodyControllerNode()
         executor.add_node(node)
         node.start()
-        executor.spin()
+        spin_until_shutdown(node, executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except (ParameterError, ParameterException) as exc:

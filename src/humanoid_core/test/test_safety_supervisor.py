@@ -121,8 +121,21 @@ def test_rejections_name_the_problem(core, traj, needle):
 
 def test_missing_measurement_is_rejected(limits):
     c = SupervisorCore(limits, 0.0)
+    assert not c.state().ready
     v = c.check_trajectory(arm_traj(({}, 1.0)), now=0.0)
     assert 'no measured position for joints' in v.reason
+
+
+def test_ready_once_every_guarded_joint_was_measured(limits):
+    c = SupervisorCore(limits, 0.0)
+    body = [n for n in STAND if n in limits.joints and n not in ROBOT_INFO.grippers]
+    # all but one joint (and a NaN for it): still not ready, commands for it rejected
+    c.update_joint_state(body[:-1], [STAND[n] for n in body[:-1]], None, 0.0)
+    c.update_joint_state(body[-1:], [math.nan], None, 0.0)
+    assert not c.state().ready
+    c.update_joint_state(body[-1:], [STAND[body[-1]]], None, 0.1)
+    assert c.state().ready
+    assert c.check_trajectory(arm_traj(({}, 1.0)), now=0.1).accepted
 
 
 def test_standing_posture_passes_the_posture_checks(core, kinematics):

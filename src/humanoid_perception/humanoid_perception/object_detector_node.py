@@ -32,7 +32,7 @@ from humanoid_core.perception.history import StampedHistory
 from humanoid_core.perception.open_vocab import BACKENDS, OpenVocabError, make_detector
 from humanoid_core.perception.pipeline import DetectorConfig, Exclude
 from humanoid_core.world.scene import SceneError
-from humanoid_ros.executors import SideNode
+from humanoid_ros.executors import SideNode, spin_until_shutdown
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
@@ -320,9 +320,9 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = ObjectDetectorNode()
-        rclpy.spin(node)
+        spin_until_shutdown(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        pass  # during start-up
     except (ParameterError, VocabularyError, OpenVocabError, SceneError) as exc:
         print(f'object_detector: {exc}', file=sys.stderr)
         sys.exit(2)

@@ -27,7 +27,7 @@ from humanoid_core.perception.tracker import (
 )
 from humanoid_core.world.scene import SceneError, initial_world
 from humanoid_core.world.types import HANDS
-from humanoid_ros.executors import SideNode
+from humanoid_ros.executors import SideNode, spin_until_shutdown
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
@@ -245,9 +245,9 @@ def main(args: list[str] | None = None) -> None:
     node = None
     try:
         node = WorldModelNode()
-        rclpy.spin(node)
+        spin_until_shutdown(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        pass  # during start-up
     except (ParameterError, SceneError) as exc:
         print(f'world_model: {exc}', file=sys.stderr)
         sys.exit(2)

@@ -10,18 +10,20 @@ actions and re-plans on failure. It ends a running task when the e-stop engages 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from humanoid_core.tasks.runner import Approval, RunnerConfig, TaskRequest, TaskRunner, TaskState
 from humanoid_core.world.types import WorldSnapshot
+from humanoid_ros.executors import spin_until_shutdown
 from humanoid_ros.params import ParameterError, declare_parameters
 from humanoid_ros.world import plan_to_msg, world_from_msg
 import rclpy
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Bool
@@ -62,6 +64,13 @@ PARAMETERS: list[tuple[str, Any, str, tuple[float, float] | None]] = [
     ('motion_timeout', 60.0, 'seconds one motion action may take', (0.5, 3600.0)),
     ('check_effects', True, "check each step's effects in the world state after it", None),
     ('effect_settle', 2.0, 'seconds to wait for effects to show in the world state', (0.0, 30.0)),
+    (
+        'safety_ready_timeout',
+        20.0,
+        'seconds a task waits for the safety supervisor to have joint measurements (it rejects '
+        'every command until then) before failing; 0: do not wait',
+        (0.0, 600.0),
+    ),
     ('diagnostics_period', 1.0, 'seconds between diagnostics (heartbeat) messages', (0.1, 10.0)),
 ]
 
@@ -121,6 +130,7 @@ class TaskPlannerNode(Node):
         self.estop_topic = False
         self.estop_status = False
         self.status_seen = False
+        self.safety_ready = False
         self.dead_nodes: list[str] = []
         self.safety_reason = ''
         self.busy = threading.Lock()
@@ -208,6 +218,7 @@ class TaskPlannerNode(Node):
 
         def on_status(msg: Any) -> None:
             self.status_seen = True
+            self.safety_ready = bool(msg.ready)
             self.estop_status = bool(msg.estopped)
             self.dead_nodes = [n for n in msg.dead_nodes if n != self.get_name()]
             self.safety_reason = msg.reason
@@ -250,7 +261,15 @@ class TaskPlannerNode(Node):
                 dry_run=goal.dry_run,
                 require_approval=goal.require_approval or self.p['require_approval'],
             )
-            outcome = self.runner.run(request, _GoalHooks(self, goal_handle))
+            hooks = _GoalHooks(self, goal_handle)
+            problem = '' if goal.dry_run else self._wait_for_supervisor(hooks)
+            if problem:
+                self.get_logger().error(f'result: EXECUTION_FAILED: {problem}')
+                result.error_code = ExecuteTask.Result.EXECUTION_FAILED
+                result.message = problem
+                goal_handle.abort()
+                return result
+            outcome = self.runner.run(request, hooks)
             result.error_code = int(outcome.code)
             result.message = outcome.message
             if outcome.code.name == 'ESTOPPED' and self.safety_reason:
@@ -270,6 +289,34 @@ class TaskPlannerNode(Node):
         finally:
             self.last_status = 'idle'
             self.busy.release()
+
+    def _wait_for_supervisor(self, hooks: _GoalHooks) -> str:
+        """Wait (steady clock) while the safety supervisor is up but has no joint measurements
+        yet: at start-up its first joint_states can come seconds after the rest of the stack is
+        ready, and until then it rejects every command, so the first motions of a task would
+        fail. Returns '' to go on (ready, no supervisor seen, canceled or e-stopped: the runner
+        reports those), else why the task cannot run."""
+        timeout = self.p['safety_ready_timeout']
+        start = time.monotonic()
+        next_feedback = start
+        while self.status_seen and not self.safety_ready and timeout > 0.0:
+            now = time.monotonic()
+            if hooks.canceled() or hooks.estopped():
+                return ''
+            if now - start > timeout:
+                return (
+                    f'the safety supervisor has had no joint measurements for {timeout:g} s and '
+                    'rejects every command: is joint_states published (simulator or hardware '
+                    'driver running)? Nothing was moved.'
+                )
+            if now >= next_feedback:
+                hooks.feedback(
+                    TaskState.PLANNING, None, -1, 0.0,
+                    'waiting for the safety supervisor (no joint measurements yet)',
+                )  # fmt: skip
+                next_feedback = now + 1.0
+            time.sleep(0.05)
+        return ''
 
     def _publish_diagnostics(self) -> None:
         status = DiagnosticStatus(
@@ -301,9 +348,7 @@ def main(args: list[str] | None = None) -> None:
     executor = MultiThreadedExecutor(num_threads=4)
     executor.add_node(node)
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        spin_until_shutdown(node, executor)
     finally:
         executor.shutdown()
         node.destroy_node()

@@ -29,6 +29,7 @@ __all__ = [
 def status_to_msg(state: SafetyState, stamp: Time) -> SafetyStatus:
     return SafetyStatus(
         header=Header(stamp=stamp),
+        ready=state.ready,
         estopped=state.estopped,
         holding=state.holding,
         reason=state.reason,
@@ -40,6 +41,7 @@ def status_to_msg(state: SafetyState, stamp: Time) -> SafetyStatus:
 
 def status_from_msg(msg: SafetyStatus) -> SafetyState:
     return SafetyState(
+        ready=bool(msg.ready),
         estopped=bool(msg.estopped),
         holding=bool(msg.holding),
         reason=str(msg.reason),
@@ -70,9 +72,12 @@ def diagnostics_msg(
         level, message = DiagnosticStatus.ERROR, state.reason
     elif state.holding:
         level, message = DiagnosticStatus.WARN, state.reason
+    elif not state.ready:
+        level, message = DiagnosticStatus.WARN, 'waiting for joint_states (rejects commands)'
     else:
         level, message = DiagnosticStatus.OK, 'forwarding commands'
     kv: Iterable[tuple[str, object]] = [
+        ('ready', state.ready),
         ('estopped', state.estopped),
         ('holding', state.holding),
         ('dead_nodes', ','.join(state.dead_nodes)),

@@ -30,7 +30,7 @@ from humanoid_core.safety import (
     load_safety_limits,
 )
 from humanoid_core.sim.trajectory import STALE_START_TOLERANCE, JointTrajectory
-from humanoid_ros.executors import SideNode
+from humanoid_ros.executors import SideNode, spin_until_shutdown
 from humanoid_ros.trajectory import time_to_sec
 from nav_msgs.msg import Odometry
 from rcl_interfaces.msg import FloatingPointRange, ParameterDescriptor, ParameterType
@@ -360,9 +360,9 @@ def main(args: list[str] | None = None) -> int:
     node = None
     try:
         node = SafetySupervisorNode()
-        rclpy.spin(node)
+        spin_until_shutdown(node)
     except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        pass  # during start-up
     except (ValueError, ParameterException) as exc:
         print(f'safety_supervisor: bad parameter: {exc}', file=sys.stderr)
         return 2

@@ -225,6 +225,7 @@ class ConsoleBridge:
         with self._lock:
             new = {
                 'seen': True,
+                'ready': bool(msg.ready),
                 'estopped': bool(msg.estopped),
                 'holding': bool(msg.holding),
                 'reason': msg.reason,

@@ -181,8 +181,10 @@ function renderSafety(s) {
   const stopped = !!s.estopped;
   document.body.classList.toggle('estopped', stopped);
   const b = $('safety');
-  b.textContent = stopped ? 'E-STOPPED' : (s.seen ? (s.holding ? 'holding: ' + s.reason : 'safety: ok') : 'safety: no supervisor');
-  b.className = 'badge ' + (stopped || s.holding ? 'bad' : (s.seen ? 'ok' : ''));
+  const waiting = s.seen && s.ready === false;  // no joint_states yet: commands rejected
+  b.textContent = stopped ? 'E-STOPPED' : (s.seen ? (s.holding ? 'holding: ' + s.reason :
+    (waiting ? 'safety: waiting for joint_states' : 'safety: ok')) : 'safety: no supervisor');
+  b.className = 'badge ' + (stopped || s.holding ? 'bad' : (s.seen && !waiting ? 'ok' : ''));
 }
 
 function renderObjects(o) {

@@ -76,6 +76,7 @@ class Verdict:
 class SafetyState:
     """What `safety/status` publishes."""
 
+    ready: bool  # a measured position of every guarded joint (else commands are rejected)
     estopped: bool
     holding: bool
     reason: str
@@ -193,6 +194,13 @@ class SupervisorCore:
         return t is not None and now - t <= self.walking_window
 
     @property
+    def ready(self) -> bool:
+        """A measured position of every joint the supervisor guards (grippers excepted) has
+        arrived: before that every command is rejected ("no measured position")."""
+        positions = self._b.positions
+        return all(n in positions for n in self._hold_joints)
+
+    @property
     def dead_nodes(self) -> tuple[str, ...]:
         return self._b.dead
 
@@ -204,6 +212,7 @@ class SupervisorCore:
         """A snapshot for `safety/status`."""
         reason = '; '.join(self._b.holds[k] for k in HOLD_REASONS if k in self._b.holds)
         return SafetyState(
+            ready=self.ready,
             estopped=self.estopped,
             holding=self.holding,
             reason=reason,
