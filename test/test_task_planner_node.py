@@ -129,10 +129,10 @@ def test_operator_rejection(stack, processes):
 
 
 def test_task_waits_for_the_safety_supervisor(processes):
-    """A supervisor that has no joint measurements yet (it would reject every command): a task
-    waits for it, then fails naming the cause, and moves nothing; a dry run does not wait;
-    once the supervisor is ready the task goes on to execution (which fails here on the missing
-    motion controller). Own namespace: the module's planner must not see this status."""
+    """A supervisor that has no joint measurements yet (it would reject every command): each
+    motion of a task waits for it, then the step fails naming the cause and nothing is sent; a
+    dry run does not wait; once the supervisor is ready the motions go out (and fail here on the
+    missing motion controller). Own namespace: the module's planner must not see this status."""
     rclpy = pytest.importorskip('rclpy')
     from rclpy.action import ActionClient
     from rclpy.executors import SingleThreadedExecutor
@@ -178,14 +178,16 @@ def test_task_waits_for_the_safety_supervisor(processes):
         assert dry.error_code == ExecuteTask.Result.SUCCESS, dry.message
         result, took = run()
         assert result.error_code == ExecuteTask.Result.EXECUTION_FAILED
-        assert 'no joint measurements' in result.message and 'Nothing was moved' in result.message
+        assert 'no joint measurements' in result.message and 'joint_states' in result.message
+        assert 'motion controller' not in result.message  # nothing was sent to it
         assert took >= 2.0
         assert list(result.executed_plan.steps) == []
         status.publish(SafetyStatus(ready=True))
         time.sleep(1.0)
         result, _ = run()
         assert result.error_code == ExecuteTask.Result.EXECUTION_FAILED
-        assert 'whole_body_controller' in result.message, result.message
+        assert 'motion controller' in result.message, result.message
+        assert 'no joint measurements' not in result.message
     finally:
         executor.shutdown()
         node.destroy_node()

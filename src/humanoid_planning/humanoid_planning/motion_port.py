@@ -104,10 +104,17 @@ class ActionMotionPort:
         callback_group: Any,
         timeout_s: Callable[[], float],
         server_wait_s: float = 5.0,
+        not_ready: Callable[[], str] | None = None,
+        ready_timeout_s: Callable[[], float] = lambda: 0.0,
     ) -> None:
+        """`not_ready`: why the robot cannot be commanded yet ('' when it can; the safety
+        supervisor without joint measurements); a motion waits up to `ready_timeout_s` s for
+        it to clear, then fails with that reason (code UNAVAILABLE), sending nothing."""
         self._node = node
         self._timeout_s = timeout_s
         self._server_wait_s = server_wait_s
+        self._not_ready = not_ready
+        self._ready_timeout_s = ready_timeout_s
         self._clients = {
             name: ActionClient(node, t, name, callback_group=callback_group)
             for name, t in ACTION_TYPES.items()
@@ -129,6 +136,9 @@ class ActionMotionPort:
             goal = goal_from_call(call)
         except (GoalError, TypeError, ValueError) as exc:
             return MotionResult(False, 'INVALID_GOAL', str(exc))
+        waited = self._wait_ready(should_stop)
+        if waited is not None:
+            return waited
         client = self._clients[call.action]
         if not client.wait_for_server(timeout_sec=self._server_wait_s):
             return MotionResult(
@@ -160,6 +170,23 @@ class ActionMotionPort:
         }
         code = names.get(result.error_code, str(result.error_code))
         return MotionResult(result.error_code == 0, code, result.message)
+
+    def _wait_ready(self, should_stop: Callable[[], bool]) -> MotionResult | None:
+        """None once `not_ready` is clear (at start-up the supervisor's first joint_states
+        can come seconds after the rest of the stack is up, and until then it rejects every
+        command: the first motions of a task failed); else the failure to return."""
+        if self._not_ready is None:
+            return None
+        deadline = time.monotonic() + self._ready_timeout_s()
+        while reason := self._not_ready():
+            if should_stop():
+                return MotionResult(False, 'PREEMPTED', f'stopped while waiting: {reason}')
+            if time.monotonic() > deadline:
+                return MotionResult(
+                    False, 'UNAVAILABLE', f'{reason} (waited {self._ready_timeout_s():g} s)'
+                )
+            time.sleep(0.05)
+        return None
 
     def _local(self, call: MotionCall, should_stop: Callable[[], bool]) -> MotionResult:
         if call.action == 'wait':

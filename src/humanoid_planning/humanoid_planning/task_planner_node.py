@@ -10,7 +10,6 @@ actions and re-plans on failure. It ends a running task when the e-stop engages 
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -67,8 +66,8 @@ PARAMETERS: list[tuple[str, Any, str, tuple[float, float] | None]] = [
     (
         'safety_ready_timeout',
         20.0,
-        'seconds a task waits for the safety supervisor to have joint measurements (it rejects '
-        'every command until then) before failing; 0: do not wait',
+        'seconds a motion waits for the safety supervisor to have joint measurements (it '
+        'rejects every command until then) before the step fails',
         (0.0, 600.0),
     ),
     ('diagnostics_period', 1.0, 'seconds between diagnostics (heartbeat) messages', (0.1, 10.0)),
@@ -150,7 +149,13 @@ class TaskPlannerNode(Node):
             self._on_approve,
             callback_group=MutuallyExclusiveCallbackGroup(),
         )
-        self.motion = ActionMotionPort(self, reentrant, lambda: self.p['motion_timeout'])
+        self.motion = ActionMotionPort(
+            self,
+            reentrant,
+            lambda: self.p['motion_timeout'],
+            not_ready=self._supervisor_not_ready,
+            ready_timeout_s=lambda: self.p['safety_ready_timeout'],
+        )
         self.runner = TaskRunner(
             world=self._world_copy,
             propose=self.setup.propose,
@@ -261,15 +266,7 @@ class TaskPlannerNode(Node):
                 dry_run=goal.dry_run,
                 require_approval=goal.require_approval or self.p['require_approval'],
             )
-            hooks = _GoalHooks(self, goal_handle)
-            problem = '' if goal.dry_run else self._wait_for_supervisor(hooks)
-            if problem:
-                self.get_logger().error(f'result: EXECUTION_FAILED: {problem}')
-                result.error_code = ExecuteTask.Result.EXECUTION_FAILED
-                result.message = problem
-                goal_handle.abort()
-                return result
-            outcome = self.runner.run(request, hooks)
+            outcome = self.runner.run(request, _GoalHooks(self, goal_handle))
             result.error_code = int(outcome.code)
             result.message = outcome.message
             if outcome.code.name == 'ESTOPPED' and self.safety_reason:
@@ -290,32 +287,15 @@ class TaskPlannerNode(Node):
             self.last_status = 'idle'
             self.busy.release()
 
-    def _wait_for_supervisor(self, hooks: _GoalHooks) -> str:
-        """Wait (steady clock) while the safety supervisor is up but has no joint measurements
-        yet: at start-up its first joint_states can come seconds after the rest of the stack is
-        ready, and until then it rejects every command, so the first motions of a task would
-        fail. Returns '' to go on (ready, no supervisor seen, canceled or e-stopped: the runner
-        reports those), else why the task cannot run."""
-        timeout = self.p['safety_ready_timeout']
-        start = time.monotonic()
-        next_feedback = start
-        while self.status_seen and not self.safety_ready and timeout > 0.0:
-            now = time.monotonic()
-            if hooks.canceled() or hooks.estopped():
-                return ''
-            if now - start > timeout:
-                return (
-                    f'the safety supervisor has had no joint measurements for {timeout:g} s and '
-                    'rejects every command: is joint_states published (simulator or hardware '
-                    'driver running)? Nothing was moved.'
-                )
-            if now >= next_feedback:
-                hooks.feedback(
-                    TaskState.PLANNING, None, -1, 0.0,
-                    'waiting for the safety supervisor (no joint measurements yet)',
-                )  # fmt: skip
-                next_feedback = now + 1.0
-            time.sleep(0.05)
+    def _supervisor_not_ready(self) -> str:
+        """Why the robot cannot be commanded yet: the safety supervisor is up but has no joint
+        measurements (it rejects every command until then); '' otherwise, also with no
+        supervisor seen (a stack without one)."""
+        if self.status_seen and not self.safety_ready:
+            return (
+                'the safety supervisor has no joint measurements and rejects every command: is '
+                'joint_states published (simulator or hardware driver running)?'
+            )
         return ''
 
     def _publish_diagnostics(self) -> None:
