@@ -28,7 +28,7 @@ def spin_until_shutdown(node: Node, executor: Executor | None = None) -> None:
     A shutdown race is not a node failure: on a loaded machine, a message the executor takes
     while SIGINT shuts the context down fails inside rclpy with `RuntimeError: Unable to convert
     call argument '0' to Python object` (the same as ros/joint_state_publisher#117). Nodes exited
-    with code 1 and a traceback at the end of about 1 launch in 6 (lab benchmark logs). Such an
+    with code 1 and a traceback at the end of 16 of 358 launches (benchmark logs). Such an
     error once the context is down ends the spin quietly; while it is still up it is raised.
     """
     try:
