@@ -21,7 +21,6 @@ from testutil import ROOT, VENV_BIN, Processes, ros_env, wait_for_line
 PLANNER = ROOT / 'install' / 'lib' / 'humanoid_planning' / 'task_planner'
 SUPERVISOR = ROOT / 'install' / 'lib' / 'humanoid_safety' / 'safety_supervisor'
 WORLD = ROOT / 'test' / 'fixtures' / 'world_publisher.py'
-JOINT_STATES = ROOT / 'test' / 'fixtures' / 'joint_states_publisher.py'
 CHROMIUM = Path('/usr/bin/chromium')
 RESULTS = ROOT / 'results'
 TOKEN = 'console-test-token-1234'
@@ -74,15 +73,13 @@ def stack() -> Iterator[str]:
     """world publisher + task planner + safety supervisor + console; yields the base URL."""
     processes = Processes()
     try:
-        world = processes.start([sys.executable, str(WORLD), 'lab'])
-        # the robot's joint_states (no simulator here): the supervisor is ready with them
-        joints = processes.start([sys.executable, str(JOINT_STATES)])
+        # with the robot's joint_states (no simulator here): the supervisor is ready with them
+        world = processes.start([sys.executable, str(WORLD), 'lab', '--joint-states'])
         supervisor = processes.start([str(SUPERVISOR), '--ros-args', '-p', 'required_nodes:=[]'])
         planner = processes.start(
             [str(PLANNER), '--ros-args', '-p', 'max_replans:=0', '-p', 'world_timeout:=10.0']
         )
         wait_for_line(world, 'ready', timeout=60)
-        wait_for_line(joints, 'ready', timeout=60)
         wait_for_line(supervisor, 'safety supervisor up', timeout=60)
         wait_for_line(planner, 'task_planner ready', timeout=60)
         port = free_port()

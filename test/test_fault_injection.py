@@ -275,11 +275,6 @@ class FaultStack:
             time.sleep(0.05)
         return self.max_joint_speed()
 
-    def world_ids(self) -> list[str]:
-        assert self.obs is not None
-        world = self.obs.world
-        return [] if world is None else [o.id for o in world.objects]
-
     def healthy(self) -> bool:
         st = self.status
         return st is not None and not st.estopped and not st.dead_nodes
@@ -487,7 +482,7 @@ def _detector_killed_checks(stack: FaultStack, run: TaskRun, step: str, before: 
             f'exit code {proc.poll()}):\n{stack.output("object_detector", 40)}\n{stacks}'
         )
     assert wait_until(lambda: stack.obs.world_objects() >= before, 60), (
-        f'objects not back after the detector restart: {stack.world_ids()}'
+        f'objects not back after the detector restart: {stack.obs.world_ids()}'
     )
 
 
