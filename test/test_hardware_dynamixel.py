@@ -1,5 +1,5 @@
 """`humanoid launch launch/humanoid.launch.xml sim:=none robot:=op3_like` against an emulated
-Dynamixel bus: 20 XM430-like servos speaking Protocol 2.0 on a pty in this test process, the
+Dynamixel bus: 20 XM430-like servos speaking Protocol 2.0 on a pty in a child process, the
 launched stack (hardware node, safety supervisor, perception) in separate processes over DDS.
 
 Checks: joint_states arrive (driven + held joints); a trajectory sent through the safety
@@ -21,7 +21,7 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
-from fixtures.dynamixel_emulator import DynamixelEmulator
+from fixtures.dynamixel_emulator import DynamixelEmulatorProcess
 from humanoid_core.drivers import load_robot_config
 import pytest
 import rclpy
@@ -78,13 +78,16 @@ def launch_file(tmp_path: Path) -> Path:
     return out
 
 
-def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+def wait_until(
+    cond: Callable[[], bool], timeout: float, what: str, detail: Callable[[], str] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
             return
         time.sleep(0.05)
-    raise AssertionError(f'timed out after {timeout} s waiting for {what}')
+    extra = f'\n{detail()}' if detail is not None else ''
+    raise AssertionError(f'timed out after {timeout} s waiting for {what}{extra}')
 
 
 class Probe:
@@ -124,6 +127,18 @@ class Probe:
                 if s.name.startswith('hardware:'):
                     self.diagnostics.append(s)
 
+    def recent_diagnostics(self, n: int = 4) -> str:
+        """The last `n` hardware diagnostics: level, message and the bus counters."""
+        keys = ('crc_errors', 'timeouts', 'retries', 'read_failures', 'lost_events', 'estop')
+        with self.lock:
+            recent = self.diagnostics[-n:]
+        lines = []
+        for s in recent:
+            values = {kv.key: kv.value for kv in s.values}
+            counters = ', '.join(f'{k}={values.get(k)}' for k in keys)
+            lines.append(f'level {s.level[0]} {s.message!r}: {counters}')
+        return 'recent hardware diagnostics:\n' + ('\n'.join(lines) or '(none)')
+
     def position(self, joint: str) -> float:
         with self.lock:
             js = self.joint_states
@@ -148,12 +163,15 @@ class Probe:
 
 
 @pytest.fixture
-def bus() -> Iterator[DynamixelEmulator]:
+def bus() -> Iterator[DynamixelEmulatorProcess]:
+    """The emulated bus runs in its own process: a thread here would share this process's
+    interpreter lock with the ROS probe and pytest, and a long stall (a garbage collection late
+    in the suite) can outlast the driver's reply timeout, which the driver reports as lost
+    servos."""
     cfg = load_robot_config('op3_like')
     assert cfg.dynamixel is not None
     ids = {j.id: 1020 for j in cfg.dynamixel.joints.values()}
-    emulator = DynamixelEmulator(ids, speed=2.0)
-    with emulator:
+    with DynamixelEmulatorProcess(ids, speed=2.0) as emulator:
         yield emulator
 
 
@@ -169,7 +187,7 @@ def probe() -> Iterator[Probe]:
 
 
 def test_sim_none_op3_like_moves_emulated_servo_through_supervisor(
-    tmp_path: Path, processes: Processes, bus: DynamixelEmulator, probe: Probe
+    tmp_path: Path, processes: Processes, bus: DynamixelEmulatorProcess, probe: Probe
 ) -> None:
     cfg = load_robot_config('op3_like')
     assert cfg.dynamixel is not None
@@ -233,7 +251,10 @@ def test_sim_none_op3_like_moves_emulated_servo_through_supervisor(
                 for s in probe.diagnostics
             )
 
-    wait_until(crc_counted, 10, 'diagnostics counting the CRC errors with level OK')
+    def state() -> str:
+        return probe.recent_diagnostics() + '\n' + '\n'.join(launcher.lines[-30:])
+
+    wait_until(crc_counted, 10, 'diagnostics counting the CRC errors with level OK', state)
 
     # a servo that disappears: diagnostics ERROR naming the servo id and the joint
     bus.remove(pitch)
@@ -245,12 +266,12 @@ def test_sim_none_op3_like_moves_emulated_servo_through_supervisor(
                 for s in probe.diagnostics
             )
 
-    wait_until(lost_reported, 15, 'diagnostics ERROR naming the lost servo')
+    wait_until(lost_reported, 15, 'diagnostics ERROR naming the lost servo', state)
     assert launcher.poll() is None, '\n'.join(launcher.lines[-40:])
 
 
 def test_dry_run_keeps_torque_off_and_bad_robots_fail_clearly(
-    processes: Processes, bus: DynamixelEmulator, probe: Probe
+    processes: Processes, bus: DynamixelEmulatorProcess, probe: Probe
 ) -> None:
     exe = str(ROOT / 'install' / 'lib' / 'humanoid_hardware' / 'hardware')
     node = processes.start(
