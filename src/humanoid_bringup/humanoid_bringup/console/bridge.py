@@ -12,6 +12,7 @@ from collections import deque
 from collections.abc import Callable
 import contextlib
 import itertools
+import math
 import threading
 import time
 from typing import Any
@@ -120,7 +121,7 @@ class ConsoleBridge:
         self.detections = 0
         self.camera_jpeg: bytes | None = None
         self.camera_frames = 0
-        self._last_camera = 0.0
+        self._last_camera = -math.inf  # the first frame is always encoded
         self._goal_handle: Any = None
 
         if not rclpy.ok():
@@ -192,17 +193,21 @@ class ConsoleBridge:
 
     # --- subscriptions -------------------------------------------------------------------
     def _on_image(self, msg: Any) -> None:
+        # The count goes up after the JPEG is stored: a client that sees camera_frames > 0
+        # finds an image at /api/camera.jpg (counted first, a request in between got 404).
         now = time.monotonic()
-        self.camera_frames += 1
         if now - self._last_camera < self.camera_period:
+            self.camera_frames += 1
             return
         self._last_camera = now
         try:
             jpeg = image_to_jpeg(msg)
         except ValueError as exc:
+            self.camera_frames += 1
             self.node.get_logger().warning(f'camera: {exc}', throttle_duration_sec=10.0)
             return
         self.camera_jpeg = jpeg
+        self.camera_frames += 1
         self.emit({'type': 'camera', 'frames': self.camera_frames, 'jpeg': jpeg})
 
     def _on_objects(self, msg: Any) -> None:
