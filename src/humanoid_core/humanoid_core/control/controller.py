@@ -60,6 +60,7 @@ from pathlib import Path
 import threading
 from typing import Any
 
+import mujoco
 import numpy as np
 from numpy.typing import NDArray
 
@@ -257,6 +258,9 @@ def load_postures(path: str | Path | None = None) -> dict[str, dict[str, float]]
             raise ValueError(f'{path}: posture {name!r} has non-finite values for {bad}')
         out[str(name)] = vals
     return out
+
+
+LINE_VIA_STEP = 0.06  # m between the IK waypoints of a straight hand path (`_line_vias`)
 
 
 def estimate_pelvis_position(
@@ -610,10 +614,10 @@ class WholeBodyController:
                 if res.position_error < self.config.unreachable_position:
                     return res
             res = self.ik.solve_hand_pose(hand, T, q0)
-            if keep_other and self._in_keep_out(
-                self.kin.site_transform(res.q, ROBOT_INFO.grasp_frame(other))[:3, 3], 0.04
-            ):
-                # The free arm swung into a table (waist rotation): keep it where it was.
+            if keep_other and self._sweeps_keep_out(other, q0, np.asarray(res.q)):
+                # The free arm swung into a table (waist rotation), or dipped into the
+                # station's edge on the way while the robot leaned over it (in-process trace,
+                # placing into the bin): keep it where it was.
                 alt = self.ik.solve_hand_pose(
                     hand, T, q0, other_hand_cost=self.config.other_hand_cost
                 )
@@ -623,6 +627,18 @@ class WholeBodyController:
         finally:
             if position_only:
                 task.set_orientation_cost(self.ik.settings.hand_orientation_cost)
+
+    def _sweeps_keep_out(self, hand: str, q0: FloatArray, q1: FloatArray) -> bool:
+        """Whether `hand`'s grasp frame comes within 4 cm of a keep-out box on the
+        joint-space move from full configuration q0 to q1 (feet where they are measured)."""
+        frame = ROBOT_INFO.grasp_frame(hand)
+        q = np.array(q0, dtype=float)
+        a, b = q[self._qidx].copy(), np.asarray(q1, dtype=float)[self._qidx]
+        for u in np.linspace(0.0, 1.0, 12)[1:]:
+            q[self._qidx] = a + u * (b - a)
+            if self._in_keep_out(self.kin.site_transform(self._feet_fixed(q), frame)[:3, 3], 0.04):
+                return True
+        return False
 
     def _plan_reach(self, act: Activity) -> str | None:
         """IK for the current commanded target and a move there; an error text if the target
@@ -726,28 +742,40 @@ class WholeBodyController:
     def _path_clear(self, q0: FloatArray, q1: FloatArray, margin: float = 0.04) -> bool:
         """True when both grasp frames stay `margin` m outside the keep-out boxes, and
         `object_clearance` m outside the obstacles, along the joint-space path q0 -> q1 (body
-        joint vectors; 30 samples). An obstacle whose footprint holds a hand's both ends is
-        not checked for that hand (going down into a container and back up)."""
+        joint vectors; 30 samples; a hand that starts nearer an obstacle must not get nearer).
+        An obstacle whose footprint holds a hand's both ends, at about the same x, y, is not
+        checked for that hand (going down into a container and back up)."""
         assert self._qm is not None
         q = self._qm.copy()
         clearance = self.config.object_clearance
-        obstacles: dict[str, list[Box]] = {hand: [] for hand in HAND_SIDES}
+        # per hand: (obstacle, the distance it must keep from it)
+        obstacles: dict[str, list[tuple[Box, float]]] = {hand: [] for hand in HAND_SIDES}
         for hand in HAND_SIDES if self._obstacles else ():
             ends = []
             for qe in (q0, q1):
                 q[self._qidx] = qe
-                ends.append(self.kin.site_transform(q, ROBOT_INFO.grasp_frame(hand))[:3, 3])
-            obstacles[hand] = [
-                b for b in self._obstacles
-                if not all(_over(b, p, clearance) for p in ends)
-            ]  # fmt: skip
+                qs = self._feet_fixed(q)
+                ends.append(self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3])
+            # Exempt: straight down into a container or back up (both ends over it, about
+            # the same x, y). A move from beside a bin to over it is checked: with both its
+            # ends within 6 cm of the bin's footprint it was exempt and swung the held vial
+            # into the bin's wall (in-process trace; the robot fell).
+            vertical = float(np.linalg.norm(ends[0][:2] - ends[1][:2])) < 0.05
+            for b in self._obstacles:
+                if vertical and all(_over(b, p, clearance) for p in ends):
+                    continue
+                # A hand that starts closer than the clearance must not get closer still
+                # (so that moving up and away from where it stands is clear).
+                keep = min(clearance, max(b.outside_by(ends[0]) - 0.01, 0.0))
+                obstacles[hand].append((b, keep))
         for u in np.linspace(0.0, 1.0, 30):
             q[self._qidx] = q0 + u * (q1 - q0)
+            qs = self._feet_fixed(q)
             for hand in HAND_SIDES:
-                p = self.kin.site_transform(q, ROBOT_INFO.grasp_frame(hand))[:3, 3]
+                p = self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3]
                 if self._in_keep_out(p, margin):
                     return False
-                if any(b.contains(p, clearance) for b in obstacles[hand]):
+                if any(b.outside_by(p) < keep for b, keep in obstacles[hand]):
                     return False
         return True
 
@@ -789,7 +817,43 @@ class WholeBodyController:
             return []
         if raised is not None and self._clear_via([raised, above], goal):
             return [raised, above]
-        return [above] if self._clear_via([above], goal) else []
+        if self._clear_via([above], goal):
+            return [above]
+        # Last resort: follow the straight line at `height` to over the goal with IK solutions
+        # a few cm apart. A joint-space move between far-apart postures arcs down: carrying a
+        # cube from beside the hip to over the station's bin, 10 cm under the straight line,
+        # and the fingers swept the bin off the station (in-process trace).
+        T_now = self.kin.site_transform(self._q_ref_full(), ROBOT_INFO.grasp_frame(hand))
+        lift = T_goal.copy()
+        lift[:3, 3] = [T_now[0, 3], T_now[1, 3], over[2, 3]]
+        if raised is not None:
+            lift[:3, 3] = chest[:3, 3]
+        chain = self._line_vias(hand, lift, over, raised)
+        return chain if chain and self._clear_via(chain, goal) else []
+
+    def _line_vias(
+        self, hand: str, T_from: FloatArray, T_to: FloatArray, first: FloatArray | None
+    ) -> list[FloatArray]:
+        """Body-joint waypoints with `hand` at `T_from` (or the posture `first`), then along
+        the straight line to `T_to` every `LINE_VIA_STEP` m (orientation: `T_to`'s); each
+        IK starts from the previous one. Empty if a point is out of reach."""
+        assert self._ref is not None
+        step_count = max(1, math.ceil(np.linalg.norm(T_to[:3, 3] - T_from[:3, 3]) / LINE_VIA_STEP))
+        prev = first if first is not None else self._waypoint(
+            hand, T_from, False, self._q_ref_full()
+        )  # fmt: skip
+        if prev is None:
+            return []
+        chain = [prev]
+        for k in range(1, step_count + 1):
+            T = T_to.copy()
+            T[:3, 3] = T_from[:3, 3] + (k / step_count) * (T_to[:3, 3] - T_from[:3, 3])
+            via = self._waypoint(hand, T, False, self._q_ref_full_with(prev))
+            if via is None:
+                return []
+            chain.append(via)
+            prev = via
+        return chain
 
     def _clear_via(self, ways: list[FloatArray], goal: FloatArray) -> bool:
         """Whether the path from the reference through `ways` to `goal` is clear."""
@@ -810,10 +874,32 @@ class WholeBodyController:
         return out
 
     def _q_ref_full_with(self, body: FloatArray) -> FloatArray:
+        """Full configuration for body joints `body`, standing where the robot stands: the
+        floating base is placed so that the left sole stays at its measured pose. (With the
+        measured base instead, a posture that bends the legs to lean over a table put the
+        hand 7 cm too low, and the predicted path missed a dip into the station's bin.)"""
         assert self._qm is not None
         q = self._qm.copy()
         q[self._qidx] = body
-        return q
+        return self._feet_fixed(q)
+
+    def _feet_fixed(self, q: FloatArray) -> FloatArray:
+        """`q` with its floating base moved so that the left sole is where it is measured."""
+        assert self._qm is not None
+        sole = ROBOT_INFO.sole_frame('left')
+        b = self.kin.base_qpos
+        rel = q.copy()
+        rel[b : b + 3] = 0.0
+        rel[b + 3 : b + 7] = (1.0, 0.0, 0.0, 0.0)
+        T_base = self.kin.site_transform(self._qm, sole) @ np.linalg.inv(
+            self.kin.site_transform(rel, sole)
+        )
+        quat = np.empty(4)
+        mujoco.mju_mat2Quat(quat, T_base[:3, :3].flatten())
+        out = q.copy()
+        out[b : b + 3] = T_base[:3, 3]
+        out[b + 3 : b + 7] = quat
+        return out
 
     def _move_via_retract(
         self,
@@ -841,6 +927,16 @@ class WholeBodyController:
             target[:3, 3] = [b.x + c * local[0] - s * local[1], b.y + s * local[0] + c * local[1],
                              local[2]]  # fmt: skip
             res = self._solve(hand, target, True, q)
+            if res.position_error >= 0.05:
+                # From a cross-body reach (right hand at an object on the left) the solve from
+                # the current posture stalled; the hand was carried out in front and its cube
+                # hit the station's bin on arrival (in-process trace). Retry from standing.
+                q_std = q.copy()
+                for n in ROBOT_INFO.body_joints:
+                    q_std[self.kin.qpos_index[n]] = self.standing[self._index[n]]
+                alt = self._solve(hand, target, True, q_std)
+                if alt.position_error < res.position_error:
+                    res = alt
             if res.position_error < 0.05:
                 q = np.asarray(res.q).copy()
                 moved = True
