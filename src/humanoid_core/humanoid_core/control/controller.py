@@ -66,7 +66,12 @@ from numpy.typing import NDArray
 
 from humanoid_core.control.balance import MeasuredState, roll_pitch_of
 from humanoid_core.control.footsteps import Pose2D, wrap_angle
-from humanoid_core.control.ik import HAND_SIDES, WholeBodyIK, corrected_target
+from humanoid_core.control.ik import (
+    HAND_SIDES,
+    WholeBodyIK,
+    corrected_target,
+    self_collision_distance,
+)
 from humanoid_core.control.kinematics import RobotKinematics, as_transform, rotation_error
 from humanoid_core.control.trajectory import QuinticTrajectory
 from humanoid_core.control.walking import WalkingController
@@ -260,6 +265,7 @@ def load_postures(path: str | Path | None = None) -> dict[str, dict[str, float]]
     return out
 
 
+SELF_CLEARANCE = 0.01  # m: arms vs body in an IK result taken from a restart
 LINE_VIA_STEP = 0.06  # m between the IK waypoints of a straight hand path (`_line_vias`)
 
 
@@ -654,7 +660,11 @@ class WholeBodyController:
             for n in ROBOT_INFO.body_joints:
                 q_alt[self.kin.qpos_index[n]] = self.standing[self._index[n]]
             alt = self._solve(st['hand'], st['commanded'], st['position_only'], q_alt)
-            if alt.position_error < res.position_error:
+            # (the IK can cross an arm through the body from standing: a retreat from the bin
+            # solved from there put the free hand 8 cm into its thigh)
+            if alt.position_error < res.position_error and (
+                self_collision_distance(self.kin, np.asarray(alt.q)) >= SELF_CLEARANCE
+            ):
                 res = alt
         rot_bad = (not st['position_only']) and res.rotation_error > cfg.unreachable_orientation
         if res.position_error > cfg.unreachable_position or rot_bad or res.com_margin < 0.0:
@@ -935,7 +945,9 @@ class WholeBodyController:
                 for n in ROBOT_INFO.body_joints:
                     q_std[self.kin.qpos_index[n]] = self.standing[self._index[n]]
                 alt = self._solve(hand, target, True, q_std)
-                if alt.position_error < res.position_error:
+                if alt.position_error < res.position_error and (
+                    self_collision_distance(self.kin, np.asarray(alt.q)) >= SELF_CLEARANCE
+                ):
                     res = alt
             if res.position_error < 0.05:
                 q = np.asarray(res.q).copy()
