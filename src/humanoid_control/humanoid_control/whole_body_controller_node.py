@@ -14,8 +14,9 @@ Wiring only (the robotics is in `humanoid_core.control.controller`):
 - `cmd_vel` (geometry_msgs/Twist, body frame) walks at that velocity, stopping
   `cmd_vel_timeout` s after the last message;
 - `safety/status` (latched): while e-stopped, goals end with ESTOPPED and nothing is sent;
-- `world_state` (latched, from the world model), only with `avoid_objects` (off by default):
-  the containers on the tables (tray, bin) become obstacles that hand paths go around;
+- `world_state` (latched, from the world model), with `avoid_objects` (on by default): the
+  containers on the tables (tray, bin) become obstacles that hand paths go around (taken when
+  a move_hand goal starts);
 - `diagnostics` heartbeat (status 'whole_body_controller: controller') at `diagnostics_rate`
   on the steady clock, as the safety supervisor requires.
 
@@ -110,9 +111,8 @@ PARAMETERS = [
     ('fall_tilt', 0.6, 'pelvis roll/pitch beyond which the robot has fallen, rad', (0.1, 1.5)),
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
-    ('avoid_objects', False, 'hand paths go around the containers in world_state (raised '
-     'waypoints), e.g. over a bin\'s wall; off by default: handling world_state in this '
-     'process made walks fall (docs/DESIGN.md)', None),
+    ('avoid_objects', True, 'hand paths go around the containers in world_state (raised '
+     'and straight-line waypoints), e.g. over a bin\'s wall (docs/DESIGN.md)', None),
 ]  # fmt: skip
 
 
@@ -210,6 +210,8 @@ class WholeBodyControllerNode(Node):
         others = MutuallyExclusiveCallbackGroup()
         sub(Twist, 'cmd_vel', self._on_cmd_vel, COMMAND_QOS, callback_group=others)
         sub(SafetyStatus, 'safety/status', self._on_safety, LATCHED_QOS, callback_group=others)
+        self._world_msg: WorldState | None = None
+        self._world_applied: WorldState | None = None
         if self.params['avoid_objects']:
             sub(WorldState, 'world_state', self._on_world, LATCHED_QOS, callback_group=others)
 
@@ -341,6 +343,17 @@ class WholeBodyControllerNode(Node):
         self.ctrl.set_safety_status(msg.estopped, msg.holding, msg.reason)
 
     def _on_world(self, msg: WorldState) -> None:
+        # Only kept here: converted when a move_hand goal starts (_apply_world). Converting
+        # every message (10-20 a second) in this callback took the GIL from the 100 Hz control
+        # thread often enough that walks fell (docs/DESIGN.md, "Hand paths near objects").
+        self._world_msg = msg
+
+    def _apply_world(self) -> None:
+        """The latest world_state's containers become the controller's obstacles."""
+        msg = self._world_msg
+        if msg is None or msg is self._world_applied:
+            return
+        self._world_applied = msg
         # containers only: with every object an obstacle, reaches for a cube took detours
         # around its neighbours and were blocked (lab benchmark); a bin's wall is the case
         held = [h for h in (msg.held_left, msg.held_right) if h]
@@ -468,6 +481,7 @@ class WholeBodyControllerNode(Node):
     def _execute_move_hand(self, goal_handle: Any) -> MoveHand.Result:
         self._await_first_state()
         g = goal_handle.request
+        self._apply_world()
         frame, position, quat = conv.pose_from_msg(g.target)
         act = self.ctrl.move_hand(g.hand, position, quat, frame, g.position_only, g.duration)
 
