@@ -656,10 +656,9 @@ class WholeBodyController:
         res = self._solve(st['hand'], st['commanded'], st['position_only'], st.get('q_sol'))
         if res.position_error > 0.5 * cfg.unreachable_position and 'q_sol' not in st:
             assert self._qm is not None
-            q_alt = self._qm.copy()
-            for n in ROBOT_INFO.body_joints:
-                q_alt[self.kin.qpos_index[n]] = self.standing[self._index[n]]
-            alt = self._solve(st['hand'], st['commanded'], st['position_only'], q_alt)
+            alt = self._solve(
+                st['hand'], st['commanded'], st['position_only'], self._standing_like(self._qm)
+            )
             # (the IK can cross an arm through the body from standing: a retreat from the bin
             # solved from there put the free hand 8 cm into its thigh)
             if alt.position_error < res.position_error and (
@@ -883,6 +882,13 @@ class WholeBodyController:
         out[self._body] = np.asarray(res.q)[self._qidx][self._body]
         return out
 
+    def _standing_like(self, q: FloatArray) -> FloatArray:
+        """`q` (full) with the body joints of the standing posture: an IK restart point."""
+        out = np.array(q, dtype=float)
+        for n in ROBOT_INFO.body_joints:
+            out[self.kin.qpos_index[n]] = self.standing[self._index[n]]
+        return out
+
     def _q_ref_full_with(self, body: FloatArray) -> FloatArray:
         """Full configuration for body joints `body`, standing where the robot stands: the
         floating base is placed so that the left sole stays at its measured pose. (With the
@@ -941,10 +947,7 @@ class WholeBodyController:
                 # From a cross-body reach (right hand at an object on the left) the solve from
                 # the current posture stalled; the hand was carried out in front and its cube
                 # hit the station's bin on arrival (in-process trace). Retry from standing.
-                q_std = q.copy()
-                for n in ROBOT_INFO.body_joints:
-                    q_std[self.kin.qpos_index[n]] = self.standing[self._index[n]]
-                alt = self._solve(hand, target, True, q_std)
+                alt = self._solve(hand, target, True, self._standing_like(q))
                 if alt.position_error < res.position_error and (
                     self_collision_distance(self.kin, np.asarray(alt.q)) >= SELF_CLEARANCE
                 ):
