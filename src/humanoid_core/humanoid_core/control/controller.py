@@ -51,7 +51,7 @@ benchmark drives this class against `MujocoBackend` directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 import enum
 import itertools
@@ -638,13 +638,11 @@ class WholeBodyController:
         """Whether `hand`'s grasp frame comes within 4 cm of a keep-out box on the
         joint-space move from full configuration q0 to q1 (feet where they are measured)."""
         frame = ROBOT_INFO.grasp_frame(hand)
-        q = np.array(q0, dtype=float)
-        a, b = q[self._qidx].copy(), np.asarray(q1, dtype=float)[self._qidx]
-        for u in np.linspace(0.0, 1.0, 12)[1:]:
-            q[self._qidx] = a + u * (b - a)
-            if self._in_keep_out(self.kin.site_transform(self._feet_fixed(q), frame)[:3, 3], 0.04):
-                return True
-        return False
+        a, b = np.asarray(q0, dtype=float), np.asarray(q1, dtype=float)
+        return any(
+            self._in_keep_out(self.kin.site_transform(qs, frame)[:3, 3], 0.04)
+            for qs in self._along(a, a[self._qidx], b[self._qidx], np.linspace(0.0, 1.0, 12)[1:])
+        )
 
     def _plan_reach(self, act: Activity) -> str | None:
         """IK for the current commanded target and a move there; an error text if the target
@@ -755,16 +753,13 @@ class WholeBodyController:
         An obstacle whose footprint holds a hand's both ends, at about the same x, y, is not
         checked for that hand (going down into a container and back up)."""
         assert self._qm is not None
-        q = self._qm.copy()
         clearance = self.config.object_clearance
         # per hand: (obstacle, the distance it must keep from it)
         obstacles: dict[str, list[tuple[Box, float]]] = {hand: [] for hand in HAND_SIDES}
+        q_ends = list(self._along(self._qm, q0, q1, (0.0, 1.0))) if self._obstacles else []
         for hand in HAND_SIDES if self._obstacles else ():
-            ends = []
-            for qe in (q0, q1):
-                q[self._qidx] = qe
-                qs = self._feet_fixed(q)
-                ends.append(self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3])
+            frame = ROBOT_INFO.grasp_frame(hand)
+            ends = [self.kin.site_transform(qs, frame)[:3, 3] for qs in q_ends]
             # Exempt: straight down into a container or back up (both ends over it, about
             # the same x, y). A move from beside a bin to over it is checked: with both its
             # ends within 6 cm of the bin's footprint it was exempt and swung the held vial
@@ -777,9 +772,7 @@ class WholeBodyController:
                 # (so that moving up and away from where it stands is clear).
                 keep = min(clearance, max(b.outside_by(ends[0]) - 0.01, 0.0))
                 obstacles[hand].append((b, keep))
-        for u in np.linspace(0.0, 1.0, 30):
-            q[self._qidx] = q0 + u * (q1 - q0)
-            qs = self._feet_fixed(q)
+        for qs in self._along(self._qm, q0, q1, np.linspace(0.0, 1.0, 30)):
             for hand in HAND_SIDES:
                 p = self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3]
                 if self._in_keep_out(p, margin):
@@ -899,23 +892,36 @@ class WholeBodyController:
         q[self._qidx] = body
         return self._feet_fixed(q)
 
-    def _feet_fixed(self, q: FloatArray) -> FloatArray:
-        """`q` with its floating base moved so that the left sole is where it is measured."""
+    def _feet_fixed(self, q: FloatArray, sole_world: FloatArray | None = None) -> FloatArray:
+        """`q` with its floating base moved so that the left sole is where it is measured
+        (`sole_world`: the measured left sole's pose, when the caller has it already)."""
         assert self._qm is not None
         sole = ROBOT_INFO.sole_frame('left')
+        if sole_world is None:
+            sole_world = self.kin.site_transform(self._qm, sole)
         b = self.kin.base_qpos
         rel = q.copy()
         rel[b : b + 3] = 0.0
         rel[b + 3 : b + 7] = (1.0, 0.0, 0.0, 0.0)
-        T_base = self.kin.site_transform(self._qm, sole) @ np.linalg.inv(
-            self.kin.site_transform(rel, sole)
-        )
+        T_base = sole_world @ np.linalg.inv(self.kin.site_transform(rel, sole))
         quat = np.empty(4)
         mujoco.mju_mat2Quat(quat, T_base[:3, :3].flatten())
         out = q.copy()
         out[b : b + 3] = T_base[:3, 3]
         out[b + 3 : b + 7] = quat
         return out
+
+    def _along(
+        self, q: FloatArray, body0: FloatArray, body1: FloatArray, fractions: Iterable[float]
+    ) -> Iterator[FloatArray]:
+        """Full configurations (`q` with the body joints set, feet where they are measured)
+        at `fractions` of the joint-space move body0 -> body1 (body joint vectors)."""
+        assert self._qm is not None
+        sole_world = self.kin.site_transform(self._qm, ROBOT_INFO.sole_frame('left'))
+        q = np.array(q, dtype=float)
+        for u in fractions:
+            q[self._qidx] = body0 + u * (body1 - body0)
+            yield self._feet_fixed(q, sole_world)
 
     def _move_via_retract(
         self,
