@@ -15,7 +15,8 @@ import pytest
 
 rclpy = pytest.importorskip('rclpy')
 
-from builtin_interfaces.msg import Duration  # noqa: E402
+from builtin_interfaces.msg import Duration, Time  # noqa: E402
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from humanoid_hardware.conversions import image_to_numpy  # noqa: E402
 from humanoid_hardware.qos import CAMERA_QOS, COMMAND_QOS, LATCHED_QOS  # noqa: E402
 from nav_msgs.msg import Odometry  # noqa: E402
@@ -70,6 +71,7 @@ class Probe:
             (CameraInfo, 'camera/color/camera_info', CAMERA_QOS),
             (String, 'robot_description', LATCHED_QOS),
             (ObjectArray, 'sim/object_poses', LATCHED_QOS),
+            (DiagnosticArray, 'diagnostics', 10),
         ]
         for msg_type, topic, qos in subs:
             self.node.create_subscription(msg_type, topic, self._recorder(topic), qos)
@@ -207,6 +209,40 @@ def test_invalid_trajectories_are_rejected_and_robot_holds(probe: Probe, sim_pro
     text = log.read_text()
     assert 'rejected joint trajectory' in text
     assert 'not finite' in text and 'ghost_joint' in text and 'outside its limits' in text
+
+
+def test_late_stamped_commands_are_counted_and_reported(probe: Probe) -> None:
+    """Trajectories stamped 60 ms (sim time) before the newest joint_states, as a controller
+    that is too slow would send them: the simulator's diagnostics report their age and count
+    them late (more than 20 ms), at WARN level with a message saying so."""
+    lag = 0.06
+
+    def late_report() -> dict[str, str] | None:
+        msg = probe.last.get('diagnostics')
+        if msg is None:
+            return None
+        status = msg.status[0]
+        values = {kv.key: kv.value for kv in status.values}
+        if float(values.get('commands_late', 0)) < 5:
+            return None
+        return {'level': status.level, 'message': status.message, **values}
+
+    probe.last.pop('diagnostics', None)
+    report = None
+    end = time.monotonic() + 20.0
+    while report is None and time.monotonic() < end:
+        js = probe.last['joint_states']
+        stamp = js.header.stamp.sec + 1e-9 * js.header.stamp.nanosec - lag
+        msg = _trajectory({'neck_yaw_joint': probe.joint('neck_yaw_joint')}, 0.2)
+        msg.header.stamp = Time(sec=int(stamp), nanosec=int((stamp % 1.0) * 1e9))
+        probe.traj_pub.publish(msg)
+        probe.spin_for(0.02)
+        report = late_report()
+    assert report is not None, f'no late commands reported; last: {probe.last.get("diagnostics")}'
+    assert float(report['command_age_ms_median']) >= 1e3 * lag
+    assert float(report['command_age_ms_max']) >= float(report['command_age_ms_median'])
+    assert report['level'] == DiagnosticStatus.WARN
+    assert 'after their stamp' in report['message'] and 'walking may fall' in report['message']
 
 
 def test_gripper_command(probe: Probe) -> None:

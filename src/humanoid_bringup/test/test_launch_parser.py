@@ -650,3 +650,20 @@ def test_nodespec_is_plain_data() -> None:
     spec = NodeSpec(package='p', executable='e', path='/bin/true', name='n', namespace='/')
     assert spec.full_name == '/n'
     assert spec.command('/tmp') == ['/bin/true', '--ros-args', '-r', '__node:=n', '-r', '__ns:=/']
+
+
+def test_launch_prefix_goes_before_the_executable(tmp_path: Path) -> None:
+    plan = launch(
+        tmp_path,
+        f"""
+        <launch>
+          <arg name="niceness" default="10"/>
+          {TALKER} name="t" launch-prefix="nice -n $(var niceness)" args="--x"/>
+        </launch>
+        """,
+    )
+    node = plan.nodes[0]
+    assert node.prefix == ['nice', '-n', '10']
+    assert node.command(str(tmp_path))[:5] == ['nice', '-n', '10', node.path, '--x']
+    _, msg = error(tmp_path, f'<launch>{TALKER} launch-prefix="nice \'-n"/></launch>')
+    assert "attribute 'launch-prefix' of <node>" in msg

@@ -100,3 +100,18 @@ def test_missing_executable_fails_to_start() -> None:
     spec.path = '/nonexistent/ghost'
     code, out = run([spec])
     assert code == 1 and "could not start 'ghost'" in out
+
+
+def test_launch_prefix_runs_the_node_through_it_and_stop_reaches_the_node() -> None:
+    """`launch-prefix="nice -n 7"`: the node runs with niceness +7 (nice execs it, so the
+    runner's SIGINT reaches the node itself, not a wrapper)."""
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    script = (
+        'echo "nice=$(cut -d" " -f19 /proc/$$/stat)"; trap "echo got-int; exit 0" INT; '
+        'while :; do sleep 0.05; done'
+    )
+    spec = shell('niced', script)
+    spec.prefix = ['nice', '-n', '7']
+    code, out = run([spec], stop_after=1.0)
+    assert f'[niced] nice={min(19, base + 7)}' in out
+    assert '[niced] got-int' in out and code == 0

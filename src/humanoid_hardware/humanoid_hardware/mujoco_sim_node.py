@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+import math
 import os
 import sys
 import threading
@@ -52,6 +53,10 @@ OVERVIEW_SIZE = (480, 360)
 SLIP_FRICTION = 0.02  # object friction during an injected grasp failure
 SLIP_TIME = 2.0  # s (sim time)
 DIAGNOSTICS_PERIOD = 1.0  # s (wall time)
+# A stamped trajectory applied this long (sim time) after its stamp counts as late: the
+# controller streams 10 ms of reference ahead while walking, and gaps above 2 periods are what
+# its balance feedback cannot bridge.
+LATE_COMMAND = 0.02  # s
 
 
 class ParameterError(ValueError):
@@ -147,6 +152,7 @@ class MujocoSimNode(Node):
         self._running = threading.Event()
         self._thread: threading.Thread | None = None
         self._stats = _Stats()
+        self._run_ages = AgeHistogram()  # over the whole run, logged at shutdown
         self._viewer: Any = None
         self.failed = False
         # Physics and rendering threads: the lock guards the MuJoCo state.
@@ -194,6 +200,10 @@ class MujocoSimNode(Node):
             ('overview_rate', 0.0,
              'rate of the overview camera on sim/overview/image_raw, Hz (0 = off; demos)',
              {'floating_point_range': _float_range(0.0, 30.0)}),
+            ('render_niceness', 10,
+             'added to the niceness of the render thread (Linux): on a loaded machine frames '
+             'yield the CPU to physics and the control path (0 = same as physics)',
+             {'integer_range': _int_range(0, 19)}),
         ]  # fmt: skip
         values: dict[str, Any] = {}
         for name, default, description, extra in specs:
@@ -211,6 +221,12 @@ class MujocoSimNode(Node):
 
         try:
             self.backend.set_trajectory(traj)
+            if traj.start_time is not None:
+                # how late the command arrived in sim time: the controller stamps it with the
+                # sample time of the joint states it was computed from
+                age = self.backend.time - traj.start_time
+                self._stats.command_ages.append(age)
+                self._run_ages.add(age)
         except TrajectoryError as exc:
             self._stats.rejected += 1
             self.get_logger().error(f'rejected joint trajectory: {exc}; holding last target')
@@ -307,6 +323,10 @@ class MujocoSimNode(Node):
 
     def stop(self) -> None:
         self._running.clear()
+        if self._run_ages.count:
+            self.get_logger().info(
+                f'joint trajectory age when applied (sim time): {self._run_ages}'
+            )
         self._frame_due.set()  # wake the render thread so it sees the stop
         for thread in (self._thread, self._render_thread):
             if thread is not None:
@@ -427,6 +447,12 @@ class MujocoSimNode(Node):
         """Render thread: owns the GL context; draws a frame each time one is due."""
         p = self.params
         camera = overview = None
+        if p['render_niceness'] > 0:
+            # per thread on Linux; set before the GL context so that its helper threads
+            # (llvmpipe) inherit it
+            tid = threading.get_native_id()
+            nice = os.getpriority(os.PRIO_PROCESS, tid) + p['render_niceness']
+            os.setpriority(os.PRIO_PROCESS, tid, min(19, nice))
         try:
             camera = self.backend.camera_renderer(CAMERA, p['camera_width'], p['camera_height'])
             if p['overview_rate'] > 0:
@@ -492,11 +518,23 @@ class MujocoSimNode(Node):
             'camera_frames_dropped': s.dropped,
             'rejected_trajectories': s.rejected,
             'gl_backend': self.gl_backend,
+            **{k: round(v, 2) for k, v in s.command_age_ms().items()},
         }
         target = self.params['real_time_factor']
         slow = not self.params['max_speed'] and rtf < 0.8 * target and s.sim_mark > 0.0
-        level = DiagnosticStatus.WARN if slow else DiagnosticStatus.OK
-        message = f'running below real time ({rtf:.2f}x)' if slow else 'running'
+        problems = [f'running below real time ({rtf:.2f}x)'] if slow else []
+        late = values.get('commands_late', 0.0)
+        if late > 0.05 * values.get('commands', 0.0):
+            text = (
+                f'{late:.0f} of {values["commands"]:.0f} joint trajectories applied more than '
+                f'{1e3 * LATE_COMMAND:.0f} ms (sim time) after their stamp (p95 '
+                f'{values["command_age_ms_p95"]:.0f} ms, max {values["command_age_ms_max"]:.0f} '
+                'ms): the controller or the machine is too slow, and walking may fall'
+            )
+            problems.append(text)
+            self.get_logger().warning(text, throttle_duration_sec=5.0)
+        level = DiagnosticStatus.WARN if problems else DiagnosticStatus.OK
+        message = '; '.join(problems) if problems else 'running'
         self.pub_diagnostics.publish(
             conv.diagnostics_msg(
                 f'{NODE_NAME}: simulator', level, message, values, conv.time_msg(b.time)
@@ -518,6 +556,45 @@ class MujocoSimNode(Node):
             self.get_logger().warn(f'cannot open the MuJoCo viewer: {exc}')
 
 
+class AgeHistogram:
+    """Counts of command ages in 1 ms bins (constant memory however long the run)."""
+
+    BIN = 0.001  # s
+    BINS = 500  # the last bin holds everything from 0.499 s on
+
+    def __init__(self) -> None:
+        self.counts = [0] * self.BINS
+        self.count = 0
+        self.max = -math.inf
+
+    def add(self, age: float) -> None:
+        self.counts[min(self.BINS - 1, max(0, int(age / self.BIN)))] += 1
+        self.count += 1
+        self.max = max(self.max, age)
+
+    def quantile(self, q: float) -> float:
+        """Upper edge (s) of the bin holding quantile q."""
+        rank = q * self.count
+        seen = 0
+        for i, c in enumerate(self.counts):
+            seen += c
+            if c and seen >= rank:
+                return (i + 1) * self.BIN
+        return self.max
+
+    def fraction_over(self, age: float) -> float:
+        over = sum(self.counts[min(self.BINS - 1, int(age / self.BIN)) :])
+        return over / self.count if self.count else 0.0
+
+    def __str__(self) -> str:
+        return (
+            f'{self.count} commands, median <= {1e3 * self.quantile(0.5):.0f} ms, p95 <= '
+            f'{1e3 * self.quantile(0.95):.0f} ms, p99 <= {1e3 * self.quantile(0.99):.0f} ms, '
+            f'max {1e3 * self.max:.1f} ms, {100 * self.fraction_over(LATE_COMMAND):.1f}% over '
+            f'{1e3 * LATE_COMMAND:.0f} ms'
+        )
+
+
 class _Stats:
     """Counters for diagnostics over the last window."""
 
@@ -525,12 +602,28 @@ class _Stats:
         self.rejected = 0
         self.slips = 0
         self.dropped = 0
+        self.command_ages: list[float] = []
         self.reset_window(time.monotonic(), 0.0)
 
     def reset_window(self, wall: float, sim: float) -> None:
         self.wall_mark, self.sim_mark = wall, sim
         self.steps = self.js = self.frames = 0
         self.step_s = self.render_s = 0.0
+        self.command_ages = []
+
+    def command_age_ms(self) -> dict[str, float]:
+        """Median, p95 and max age (ms of sim time) of the stamped trajectories applied in
+        this window, and how many arrived more than LATE_COMMAND s after their stamp."""
+        ages = sorted(self.command_ages)
+        if not ages:
+            return {}
+        return {
+            'command_age_ms_median': 1e3 * ages[len(ages) // 2],
+            'command_age_ms_p95': 1e3 * ages[int(0.95 * (len(ages) - 1))],
+            'command_age_ms_max': 1e3 * ages[-1],
+            'commands_late': float(sum(a > LATE_COMMAND for a in ages)),
+            'commands': float(len(ages)),
+        }
 
 
 def main(args: list[str] | None = None) -> int:

@@ -44,6 +44,8 @@ def format_plan(plan: LaunchPlan) -> str:
             lines.append(f'[{node.label}]  ({node.source})')
             lines.append(f'  package:    {node.package}')
             lines.append(f'  executable: {node.executable}  ({node.path})')
+            if node.prefix:
+                lines.append(f'  launch-prefix: {shlex.join(node.prefix)}')
             lines.append(f'  name:       {node.name or "(from the executable)"}')
             lines.append(f'  namespace:  {node.namespace or "(none)"}')
             for params in node.parameters:

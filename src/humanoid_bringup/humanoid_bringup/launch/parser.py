@@ -16,8 +16,9 @@ semantics (launch / launch_ros):
 - ``<push_ros_namespace namespace>`` (or ``push-ros-namespace``): prefixes the namespace of
   the nodes after it, up to the end of the enclosing scoped group.
 - ``<set_env name value>`` / ``<unset_env name>``: the environment of later nodes.
-- ``<node pkg exec name namespace args ros_args output>`` with ``<param>``, ``<remap>``,
-  ``<env>`` children.
+- ``<node pkg exec name namespace args ros_args output launch-prefix>`` with ``<param>``,
+  ``<remap>``, ``<env>`` children; ``launch-prefix`` (e.g. ``nice -n 10``) is split like a
+  shell line and put before the executable, as ``ros2 launch`` does.
 - ``if``/``unless`` on every action.
 
 Anything else (tag or attribute) is a :class:`LaunchError` naming it and its FILE:LINE.
@@ -44,7 +45,7 @@ ACTION_ATTRS: dict[str, tuple[str, ...]] = {
     'let': ('name', 'value'),
     'include': ('file',),
     'group': ('scoped', 'forwarding'),
-    'node': ('pkg', 'exec', 'name', 'namespace', 'args', 'ros_args', 'output'),
+    'node': ('pkg', 'exec', 'name', 'namespace', 'args', 'ros_args', 'output', 'launch-prefix'),
     'set_env': ('name', 'value'),
     'unset_env': ('name',),
     'push_ros_namespace': ('namespace',),
@@ -92,6 +93,7 @@ class NodeSpec:
     namespace: str | None  # absolute, normalized; None = not given and none pushed
     arguments: list[str] = field(default_factory=list)
     ros_arguments: list[str] = field(default_factory=list)
+    prefix: list[str] = field(default_factory=list)  # launch-prefix, before the executable
     # in command-line order: parameter files (str) and inline parameters (dict)
     parameters: list[str | dict[str, ParamValue]] = field(default_factory=list)
     remappings: list[tuple[str, str]] = field(default_factory=list)
@@ -120,7 +122,7 @@ class NodeSpec:
     def command(self, params_dir: str) -> list[str]:
         """The argv, built like launch_ros' ``Node``; inline parameters are written as YAML
         files into ``params_dir``."""
-        cmd = [self.path, *self.arguments]
+        cmd = [*self.prefix, self.path, *self.arguments]
         if self.ros_arguments:
             cmd += ['--ros-args', *self.ros_arguments]
         cmd.append('--ros-args')
@@ -491,6 +493,7 @@ class _Executor:
             namespace=namespace,
             arguments=self._split(scope, el, 'args'),
             ros_arguments=self._split(scope, el, 'ros_args'),
+            prefix=self._split(scope, el, 'launch-prefix'),
             output=output,
             source=f'{el.file}:{el.line}',
         )
