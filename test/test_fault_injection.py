@@ -154,6 +154,7 @@ except KeyboardInterrupt:
     pass
 """
 NODES['camera_relay'] = [sys.executable, '-c', RELAY]
+NICED = ('object_detector', 'world_model', 'task_planner')
 
 READY_LINE = {
     'whole_body_controller': 'whole-body controller up',
@@ -184,7 +185,10 @@ class FaultStack:
 
     # -- processes -------------------------------------------------------------------------
     def start(self, name: str) -> subprocess.Popen:
-        proc = self.procs.start(NODES[name], env=self.env)
+        # perception and the planner niced like launch/humanoid.launch.xml does (its
+        # `niceness` argument): the control path gets the CPU first
+        prefix = ['nice', '-n', '10'] if name in NICED else []
+        proc = self.procs.start([*prefix, *NODES[name]], env=self.env)
         self.running[name] = proc
         return proc
 

@@ -316,3 +316,29 @@ def test_a_detection_inside_a_table_is_ignored() -> None:
     off = model(min_hits=1, table_tolerance=0.0)
     off.update([sunk], 0.0)
     assert list(off.tracks) == ['tray']
+
+
+def test_object_in_a_container_missed_in_view_is_kept_like_the_container() -> None:
+    """A vial dropped into the bin is in view but hidden by the bin's walls: it stays (it was
+    deleted after max_unseen_in_view and the place's effect check failed), for as long as a
+    container missed in view; the same vial beside the bin expires."""
+    cfg = TrackerConfig(min_hits=1, occlusion_grace=0.5, max_unseen_in_view=2.0,
+                        max_unseen_container=10.0)  # fmt: skip
+    bin_ = LAB.objects['bin']
+    vial = LAB.objects['yellow_vial']
+    inside = replace(vial, position=(bin_.position[0], bin_.position[1],
+                                     bin_.bottom_z + vial.size[2] / 2 + 0.005))  # fmt: skip
+    beside = replace(
+        vial, id='vial_2', position=(bin_.position[0] + bin_.size[0], bin_.position[1],
+                                     vial.position[2]),
+    )  # fmt: skip
+    wm = WorldModel(LAB.places, cfg)
+    wm.update([bin_, inside, beside], 0.0, lambda p: True)
+    assert wm.snapshot().has('yellow_vial', 'in', 'bin')
+    for k in range(1, 31):  # 6 s: only the bin is detected
+        wm.update([bin_], 0.2 * k, lambda p: True)
+    snap = wm.snapshot()
+    assert 'yellow_vial' in snap.objects and snap.has('yellow_vial', 'in', 'bin')
+    assert 'vial_2' not in snap.objects
+    wm.update([bin_], 6.0 + cfg.max_unseen_container, lambda p: True)
+    assert 'yellow_vial' not in wm.snapshot().objects

@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 
-from humanoid_core.world.geometry import inside_footprint, refresh
+from humanoid_core.world.geometry import inside_footprint, is_in, refresh
 from humanoid_core.world.types import HANDS, ObjectInfo, Place, WorldSnapshot
 
 __all__ = [
@@ -86,7 +86,8 @@ class TrackerConfig:
     """Seconds a container (tray, bin) missed while in view keeps its state before it is
     removed (no confidence decay meanwhile). Containers are large and rarely moved; they are
     missed mostly while the robot's own arm covers them during a place, and losing the target
-    container mid-task would make re-planning impossible. They move when re-detected."""
+    container mid-task would make re-planning impossible. They move when re-detected. The same
+    holds for an object in a tracked container (`is_in`): the walls can hide it."""
 
     def check(self) -> None:
         for name in ('match_radius', 'occlusion_grace', 'decay_rate', 'held_radius'):
@@ -429,7 +430,11 @@ class WorldModel:
                 and t.confirmed
                 and (visible is None or visible(t.info.position))
             )
-            if in_view_container:
+            if in_view_container or self._in_container(t):
+                # A container missed in view (an arm over it), or an object in a tracked
+                # container: its walls and what lies on it hide it from the camera although
+                # it is in view (a vial dropped into the bin was deleted 4 s later, and the
+                # place's effect check failed with the vial in the bin).
                 if unseen > cfg.max_unseen_container:
                     self._drop(tid)
                 continue
@@ -444,6 +449,15 @@ class WorldModel:
                     self._drop(tid)
             elif cfg.max_unseen_out_of_view > 0.0 and unseen > cfg.max_unseen_out_of_view:
                 self._drop(tid)
+
+    def _in_container(self, track: Track) -> bool:
+        """`track` (not a container) lies in a confirmed, tracked container."""
+        if track.info.is_container:
+            return False
+        return any(
+            c.info.is_container and c.confirmed and c.held_by is None and is_in(track.info, c.info)
+            for c in self.tracks.values()
+        )
 
     def _drop(self, tid: str) -> None:
         self.tracks.pop(tid, None)
