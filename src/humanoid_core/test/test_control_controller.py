@@ -368,3 +368,57 @@ def test_hand_starting_beside_a_bin_goes_over_its_wall() -> None:
             lowest = min(lowest, float(p[2]))
     assert act.code == ErrorCode.SUCCESS, act.message
     assert lowest > wall_top + c.config.object_clearance
+
+
+def test_reach_keeps_the_free_hand_out_of_its_thigh() -> None:
+    """A reach with the right hand low beside the body bends the legs; the IK held the free
+    left arm's joints, and its hand went 3 cm into the left thigh (the collision limit let it
+    jump through in one step). The safety supervisor rejects such commands (3 mm margin), and
+    the move stalls. Now the free hand is kept where it was: no command brings an arm within
+    the supervisor's margin of the body."""
+    from humanoid_core.safety.kinematics import HandKinematics
+
+    loop = Loop()
+    c = loop.ctrl
+    k0 = len(loop.commands)
+    act = loop.run(c.move_hand('right', (0.14, -0.20, 0.95), _wxyz()))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    check = HandKinematics(self_collision_margin=0.003)
+    worst = (math.inf, '')
+    for cmd in loop.commands[k0:]:
+        if cmd.trajectory is None:
+            continue
+        for point in cmd.trajectory.points:
+            names = cmd.trajectory.joint_names
+            posture = check.evaluate(dict(zip(names, point.positions, strict=True)))
+            for a, b, dist in posture.contacts:
+                arm = any(part in a + b for part in ('hand', 'forearm', 'finger'))
+                if arm and dist < worst[0]:
+                    worst = (dist, f'{a} / {b}')
+    assert worst[0] > 0.003, f'commanded arm contact: {worst[1]} at {worst[0]:.4f} m'
+
+
+def test_path_check_sees_an_arm_swinging_through_the_body(loop: Loop) -> None:
+    """The left arm swung from behind to in front with the shoulder rolled inwards: both ends
+    keep clear of the body, the middle passes the hand through the hip (the supervisor rejects
+    such commands halfway). The same swing with the arm rolled outwards is clear. (Keep-out
+    boxes off: the swung hand passes near the bench's edge, and only the body is tested.)"""
+    c = loop.ctrl
+    assert c._ref is not None
+
+    def swing(roll: float) -> tuple[np.ndarray, np.ndarray]:
+        ends = []
+        for pitch in (-0.9, 0.6):
+            q = c._ref.copy()
+            q[c._index['left_shoulder_roll_joint']] = roll
+            q[c._index['left_shoulder_pitch_joint']] = pitch
+            ends.append(q)
+        return ends[0], ends[1]
+
+    keep_out = c._in_keep_out
+    c._in_keep_out = lambda p, margin: False  # type: ignore[method-assign]
+    try:
+        assert not c._path_clear(*swing(-0.5))
+        assert c._path_clear(*swing(0.5))
+    finally:
+        c._in_keep_out = keep_out  # type: ignore[method-assign]

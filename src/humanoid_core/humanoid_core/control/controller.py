@@ -266,6 +266,10 @@ def load_postures(path: str | Path | None = None) -> dict[str, dict[str, float]]
 
 
 SELF_CLEARANCE = 0.01  # m: arms vs body in an IK result taken from a restart
+# m: arms vs body along a planned joint-space path: the safety supervisor's margin (3 mm) plus
+# room for the servo-sag offsets on the commanded posture (it rejected a carried vial's
+# forearm 2.8 mm from the torso halfway to over the station, and the place failed)
+SELF_PATH_CLEARANCE = 0.008
 LINE_VIA_STEP = 0.06  # m between the IK waypoints of a straight hand path (`_line_vias`)
 
 
@@ -620,10 +624,15 @@ class WholeBodyController:
                 if res.position_error < self.config.unreachable_position:
                     return res
             res = self.ik.solve_hand_pose(hand, T, q0)
-            if keep_other and self._sweeps_keep_out(other, q0, np.asarray(res.q)):
+            if keep_other and (
+                self._sweeps_keep_out(other, q0, np.asarray(res.q))
+                or self._into_body(q0, np.asarray(res.q))
+            ):
                 # The free arm swung into a table (waist rotation), or dipped into the
                 # station's edge on the way while the robot leaned over it (in-process trace,
-                # placing into the bin): keep it where it was.
+                # placing into the bin), or went into its thigh as the legs bent for a reach
+                # across the body (the IK's collision limit let it jump through in one
+                # step): keep it where it was.
                 alt = self.ik.solve_hand_pose(
                     hand, T, q0, other_hand_cost=self.config.other_hand_cost
                 )
@@ -633,6 +642,15 @@ class WholeBodyController:
         finally:
             if position_only:
                 task.set_orientation_cost(self.ik.settings.hand_orientation_cost)
+
+    def _into_body(self, q0: FloatArray, q1: FloatArray) -> bool:
+        """Whether the arms of IK result q1 come nearer than `SELF_CLEARANCE` to the body or
+        each other, from a start q0 that kept that clearance (full configurations)."""
+        return (
+            self_collision_distance(self.kin, q1)
+            < SELF_CLEARANCE
+            <= (self_collision_distance(self.kin, q0))
+        )
 
     def _sweeps_keep_out(self, hand: str, q0: FloatArray, q1: FloatArray) -> bool:
         """Whether `hand`'s grasp frame comes within 4 cm of a keep-out box on the
@@ -751,8 +769,14 @@ class WholeBodyController:
         `object_clearance` m outside the obstacles, along the joint-space path q0 -> q1 (body
         joint vectors; 30 samples; a hand that starts nearer an obstacle must not get nearer).
         An obstacle whose footprint holds a hand's both ends, at about the same x, y, is not
-        checked for that hand (going down into a container and back up)."""
+        checked for that hand (going down into a container and back up). The arms also keep
+        `SELF_PATH_CLEARANCE` from the body and each other (or, starting nearer, do not get
+        nearer)."""
         assert self._qm is not None
+        samples = list(self._along(self._qm, q0, q1, np.linspace(0.0, 1.0, 30)))
+        self_keep = min(SELF_PATH_CLEARANCE, self_collision_distance(self.kin, samples[0]) - 0.001)
+        if any(self_collision_distance(self.kin, qs) < self_keep for qs in samples[1:]):
+            return False
         clearance = self.config.object_clearance
         # per hand: (obstacle, the distance it must keep from it)
         obstacles: dict[str, list[tuple[Box, float]]] = {hand: [] for hand in HAND_SIDES}
@@ -772,7 +796,7 @@ class WholeBodyController:
                 # (so that moving up and away from where it stands is clear).
                 keep = min(clearance, max(b.outside_by(ends[0]) - 0.01, 0.0))
                 obstacles[hand].append((b, keep))
-        for qs in self._along(self._qm, q0, q1, np.linspace(0.0, 1.0, 30)):
+        for qs in samples:
             for hand in HAND_SIDES:
                 p = self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3]
                 if self._in_keep_out(p, margin):
