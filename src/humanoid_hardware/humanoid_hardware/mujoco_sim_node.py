@@ -557,39 +557,44 @@ class MujocoSimNode(Node):
 
 
 class AgeHistogram:
-    """Counts of command ages in 1 ms bins (constant memory however long the run)."""
+    """Counts of command ages in 1 ms bins (constant memory however long the run). Ages in the
+    simulator are whole physics steps (1 ms), so each lands on its bin's centre."""
 
     BIN = 0.001  # s
-    BINS = 500  # the last bin holds everything from 0.499 s on
+    BINS = 500  # the last bin holds everything from 0.4995 s on
 
     def __init__(self) -> None:
         self.counts = [0] * self.BINS
         self.count = 0
         self.max = -math.inf
 
+    def _bin(self, age: float) -> int:
+        return min(self.BINS - 1, max(0, round(age / self.BIN)))
+
     def add(self, age: float) -> None:
-        self.counts[min(self.BINS - 1, max(0, int(age / self.BIN)))] += 1
+        self.counts[self._bin(age)] += 1
         self.count += 1
         self.max = max(self.max, age)
 
     def quantile(self, q: float) -> float:
-        """Upper edge (s) of the bin holding quantile q."""
+        """The age (s, to the bin) at quantile q."""
         rank = q * self.count
         seen = 0
         for i, c in enumerate(self.counts):
             seen += c
             if c and seen >= rank:
-                return (i + 1) * self.BIN
+                return i * self.BIN
         return self.max
 
     def fraction_over(self, age: float) -> float:
-        over = sum(self.counts[min(self.BINS - 1, int(age / self.BIN)) :])
+        """The fraction of ages more than `age` (s, to the bin)."""
+        over = sum(self.counts[self._bin(age) + 1 :])
         return over / self.count if self.count else 0.0
 
     def __str__(self) -> str:
         return (
-            f'{self.count} commands, median <= {1e3 * self.quantile(0.5):.0f} ms, p95 <= '
-            f'{1e3 * self.quantile(0.95):.0f} ms, p99 <= {1e3 * self.quantile(0.99):.0f} ms, '
+            f'{self.count} commands, median {1e3 * self.quantile(0.5):.0f} ms, p95 '
+            f'{1e3 * self.quantile(0.95):.0f} ms, p99 {1e3 * self.quantile(0.99):.0f} ms, '
             f'max {1e3 * self.max:.1f} ms, {100 * self.fraction_over(LATE_COMMAND):.1f}% over '
             f'{1e3 * LATE_COMMAND:.0f} ms'
         )
@@ -621,7 +626,7 @@ class _Stats:
             'command_age_ms_median': 1e3 * ages[len(ages) // 2],
             'command_age_ms_p95': 1e3 * ages[int(0.95 * (len(ages) - 1))],
             'command_age_ms_max': 1e3 * ages[-1],
-            'commands_late': float(sum(a > LATE_COMMAND for a in ages)),
+            'commands_late': float(sum(a > LATE_COMMAND + 1e-6 for a in ages)),
             'commands': float(len(ages)),
         }
 
