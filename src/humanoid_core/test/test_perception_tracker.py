@@ -342,3 +342,37 @@ def test_object_in_a_container_missed_in_view_is_kept_like_the_container() -> No
     assert 'vial_2' not in snap.objects
     wm.update([bin_], 6.0 + cfg.max_unseen_container, lambda p: True)
     assert 'yellow_vial' not in wm.snapshot().objects
+
+
+def test_object_released_over_the_bin_falls_into_it() -> None:
+    """The vial is let go with its bottom over the bin's rim: it falls in (in(vial, bin) at
+    once, before the camera sees it there, which it often cannot), and stays while unseen."""
+    cfg = TrackerConfig(min_hits=1, occlusion_grace=0.5, max_unseen_in_view=2.0)
+    bin_ = LAB.objects['bin']
+    vial = LAB.objects['yellow_vial']
+    wm = WorldModel(LAB.places, cfg)
+    wm.update([bin_, vial], 0.0, lambda p: True)
+    grip = vial.position
+    wm.set_hands({'left': HandState(grip, 0.02)})  # closed on the vial
+    assert wm.snapshot().held['left'] == 'yellow_vial'
+    over = (bin_.position[0], bin_.position[1], bin_.top_z + 0.015 + vial.size[2] / 2)
+    wm.set_hands({'left': HandState(over, 0.02)})
+    assert not wm.snapshot().has('yellow_vial', 'in', 'bin')  # carried over the rim
+    wm.set_hands({'left': HandState(over, 0.09)})  # let go
+    snap = wm.snapshot()
+    assert snap.held['left'] is None and snap.has('yellow_vial', 'in', 'bin')
+    assert snap.objects['yellow_vial'].bottom_z == pytest.approx(bin_.bottom_z)
+    for k in range(1, 31):  # 6 s: only the bin is detected
+        wm.update([bin_], 0.2 * k, lambda p: True)
+    assert wm.snapshot().has('yellow_vial', 'in', 'bin')
+
+
+def test_object_released_beside_a_container_stays_where_it_was_let_go() -> None:
+    cfg = TrackerConfig(min_hits=1)
+    wm = WorldModel(LAB.places, cfg)
+    wm.update([TRAY, CUBE], 0.0)
+    wm.set_hands({'right': HandState(CUBE.position, 0.048)})
+    lifted = (CUBE.position[0], CUBE.position[1], CUBE.position[2] + 0.1)
+    wm.set_hands({'right': HandState(lifted, 0.048)})
+    wm.set_hands({'right': HandState(lifted, 0.09)})
+    assert wm.snapshot().objects['red_cube'].position == pytest.approx(lifted)

@@ -233,6 +233,7 @@ class WorldModel:
                 width = min(held.info.size[0], held.info.size[1])
                 if state.width > width + cfg.grip_margin or state.width < cfg.min_grip_width:
                     held.held_by = None  # released (or slipped: fingers closed on air)
+                    self._drop_into_container(held)
                 else:
                     new = pos + held.hold_offset
                     xyz = (float(new[0]), float(new[1]), float(new[2]))
@@ -449,6 +450,22 @@ class WorldModel:
                     self._drop(tid)
             elif cfg.max_unseen_out_of_view > 0.0 and unseen > cfg.max_unseen_out_of_view:
                 self._drop(tid)
+
+    def _drop_into_container(self, track: Track) -> None:
+        """A released object over a tracked container falls in: its bottom goes down to the
+        container's. It is let go above the rim of a tall container (the bin), where it did
+        not count as in it, and the camera often cannot see it in there to correct it."""
+        info = track.info
+        for c in self.tracks.values():
+            ci = c.info
+            if c is track or not ci.is_container or not c.confirmed or c.held_by is not None:
+                continue
+            if not inside_footprint(info.position[:2], ci.position, ci.size, ci.yaw):
+                continue
+            if ci.bottom_z < info.bottom_z <= ci.top_z + 0.1:
+                z = ci.bottom_z + info.size[2] / 2.0
+                track.info = replace(info, position=(info.position[0], info.position[1], z))
+            return
 
     def _in_container(self, track: Track) -> bool:
         """`track` (not a container) lies in a confirmed, tracked container."""
