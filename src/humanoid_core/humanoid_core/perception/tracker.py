@@ -452,15 +452,18 @@ class WorldModel:
                 self._drop(tid)
 
     def _drop_into_container(self, track: Track) -> None:
-        """A released object over a tracked container falls in: its bottom goes down to the
-        container's. It is let go above the rim of a tall container (the bin), where it did
-        not count as in it, and the camera often cannot see it in there to correct it."""
+        """A released object whole over a tracked container falls in: its bottom goes down to
+        the container's. It is let go above the rim of a tall container (the bin), where it did
+        not count as in it, and the camera often cannot see it in there to correct it. One let
+        go over the rim itself (less than half its width inside) is left for the camera: it
+        may fall either way."""
         info = track.info
+        half = 0.5 * max(info.size[0], info.size[1])
         for c in self.tracks.values():
             ci = c.info
             if c is track or not ci.is_container or not c.confirmed or c.held_by is not None:
                 continue
-            if not inside_footprint(info.position[:2], ci.position, ci.size, ci.yaw):
+            if not inside_footprint(info.position[:2], ci.position, ci.size, ci.yaw, half):
                 continue
             if ci.bottom_z < info.bottom_z <= ci.top_z + 0.1:
                 z = ci.bottom_z + info.size[2] / 2.0
