@@ -774,16 +774,12 @@ class WholeBodyController:
         nearer)."""
         assert self._qm is not None
         samples = list(self._along(self._qm, q0, q1, np.linspace(0.0, 1.0, 30)))
-        self_keep = min(SELF_PATH_CLEARANCE, self_collision_distance(self.kin, samples[0]) - 0.001)
-        if any(self_collision_distance(self.kin, qs) < self_keep for qs in samples[1:]):
-            return False
         clearance = self.config.object_clearance
         # per hand: (obstacle, the distance it must keep from it)
         obstacles: dict[str, list[tuple[Box, float]]] = {hand: [] for hand in HAND_SIDES}
-        q_ends = list(self._along(self._qm, q0, q1, (0.0, 1.0))) if self._obstacles else []
         for hand in HAND_SIDES if self._obstacles else ():
             frame = ROBOT_INFO.grasp_frame(hand)
-            ends = [self.kin.site_transform(qs, frame)[:3, 3] for qs in q_ends]
+            ends = [self.kin.site_transform(qs, frame)[:3, 3] for qs in (samples[0], samples[-1])]
             # Exempt: straight down into a container or back up (both ends over it, about
             # the same x, y). A move from beside a bin to over it is checked: with both its
             # ends within 6 cm of the bin's footprint it was exempt and swung the held vial
@@ -796,13 +792,16 @@ class WholeBodyController:
                 # (so that moving up and away from where it stands is clear).
                 keep = min(clearance, max(b.outside_by(ends[0]) - 0.01, 0.0))
                 obstacles[hand].append((b, keep))
-        for qs in samples:
+        self_keep = min(SELF_PATH_CLEARANCE, self_collision_distance(self.kin, samples[0]) - 0.001)
+        for k, qs in enumerate(samples):
             for hand in HAND_SIDES:
                 p = self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3]
                 if self._in_keep_out(p, margin):
                     return False
                 if any(b.outside_by(p) < keep for b, keep in obstacles[hand]):
                     return False
+            if k > 0 and self_collision_distance(self.kin, qs) < self_keep:
+                return False
         return True
 
     def _waypoints(self, hand: str, goal: FloatArray) -> list[FloatArray]:

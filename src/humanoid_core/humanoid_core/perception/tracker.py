@@ -19,7 +19,7 @@ No rclpy: time is passed in by the caller.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 import math
 
@@ -459,9 +459,9 @@ class WorldModel:
         may fall either way."""
         info = track.info
         half = 0.5 * max(info.size[0], info.size[1])
-        for c in self.tracks.values():
+        for c in self._resting_containers():
             ci = c.info
-            if c is track or not ci.is_container or not c.confirmed or c.held_by is not None:
+            if c is track:
                 continue
             if not inside_footprint(info.position[:2], ci.position, ci.size, ci.yaw, half):
                 continue
@@ -474,10 +474,13 @@ class WorldModel:
         """`track` (not a container) lies in a confirmed, tracked container."""
         if track.info.is_container:
             return False
-        return any(
-            c.info.is_container and c.confirmed and c.held_by is None and is_in(track.info, c.info)
-            for c in self.tracks.values()
-        )
+        return any(is_in(track.info, c.info) for c in self._resting_containers())
+
+    def _resting_containers(self) -> Iterator[Track]:
+        """Confirmed containers not held by a hand."""
+        for c in self.tracks.values():
+            if c.info.is_container and c.confirmed and c.held_by is None:
+                yield c
 
     def _drop(self, tid: str) -> None:
         self.tracks.pop(tid, None)
