@@ -154,7 +154,6 @@ except KeyboardInterrupt:
     pass
 """
 NODES['camera_relay'] = [sys.executable, '-c', RELAY]
-NICED = ('object_detector', 'world_model', 'task_planner')
 
 READY_LINE = {
     'whole_body_controller': 'whole-body controller up',
@@ -185,10 +184,7 @@ class FaultStack:
 
     # -- processes -------------------------------------------------------------------------
     def start(self, name: str) -> subprocess.Popen:
-        # perception and the planner niced like launch/humanoid.launch.xml does (its
-        # `niceness` argument): the control path gets the CPU first
-        prefix = ['nice', '-n', '10'] if name in NICED else []
-        proc = self.procs.start([*prefix, *NODES[name]], env=self.env)
+        proc = self.procs.start(NODES[name], env=self.env)
         self.running[name] = proc
         return proc
 
@@ -299,6 +295,9 @@ class FaultStack:
         )
         self.assert_alive()
         assert ok, f'stack not ready: status={self.status}, objects={obs.world_objects()}'
+        # the containers are known first, the cubes after a few sightings: a task sent before
+        # that failed with "there is no red cube ...; objects: tray, bin"
+        obs.wait_world_settled()
 
     def reset(self) -> None:
         """Nominal scene again (robot standing at the start, objects on the bench)."""
