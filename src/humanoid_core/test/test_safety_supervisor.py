@@ -324,6 +324,37 @@ def test_estop_while_walking_lets_the_legs_finish_the_step(limits, kinematics):
     assert 'e-stop engaged' in core.check_trajectory(_gait_cmd(0.0), now=0.6).reason
 
 
+def test_controlled_stop_outlasts_a_pause_of_the_controller_while_the_base_moves(
+    limits, kinematics
+):
+    """A controller that pauses mid-balance (a loaded machine) is not cut off by the hold
+    while odometry says the base still moves; once still, or silent for stop_idle_max, it is."""
+    core = SupervisorCore(limits, 0.0, walk_stop_time=5.0, watchdog_timeout=5.0,
+                          kinematics=kinematics)  # fmt: skip
+    core.update_joint_state(list(STAND), list(STAND.values()), None, 0.0)
+    assert core.check_trajectory(_gait_cmd(0.04), now=0.0).accepted
+    core.engage_estop(now=0.1)
+    core.note_base_speed(0.12)  # still swaying
+    assert core.tick(0.45) is None and core.stopping_gait  # 0.35 s without a command
+    core.note_base_speed(float('nan'))  # ignored: the last finite speed counts
+    assert core.tick(0.5) is None
+    # the controller goes on: its commands pass; then it pauses again until stop_idle_max
+    assert core.check_trajectory(_gait_cmd(0.0, t=0.05), now=0.5).accepted
+    assert core.tick(1.45) is None and core.stopping_gait
+    full = core.tick(1.55)
+    assert full is not None and not core.stopping_gait
+    assert 'no command for 1.05 s, base at 0.120 m/s' in core.controlled_stop_report
+    # base still: stop_idle (0.2 s) is enough
+    core = SupervisorCore(limits, 0.0, walk_stop_time=5.0, watchdog_timeout=5.0,
+                          kinematics=kinematics)  # fmt: skip
+    core.update_joint_state(list(STAND), list(STAND.values()), None, 0.0)
+    assert core.check_trajectory(_gait_cmd(0.04), now=0.0).accepted
+    core.engage_estop(now=0.1)
+    core.note_base_speed(0.01)
+    assert core.tick(0.25) is None
+    assert core.tick(0.35) is not None and not core.stopping_gait
+
+
 def test_controlled_stop_is_bounded_in_time(limits, kinematics):
     core = SupervisorCore(limits, 0.0, walk_stop_time=1.0, watchdog_timeout=5.0,
                           kinematics=kinematics)  # fmt: skip

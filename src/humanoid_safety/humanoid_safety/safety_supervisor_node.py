@@ -104,6 +104,22 @@ PARAMETERS: dict[str, tuple[object, str, tuple[float, float] | None]] = {
         'every joint at once; arms and head always hold at once)',
         (0.0, 10.0),
     ),
+    'stop_idle': (
+        0.2,
+        's without a command that end the controlled stop once the base is still (the '
+        'controller stops streaming when the robot stands)',
+        (0.01, 10.0),
+    ),
+    'stop_idle_max': (
+        1.0,
+        's without a command that end the controlled stop even while the base moves',
+        (0.01, 10.0),
+    ),
+    'stop_base_speed': (
+        0.05,
+        'm/s (odometry, horizontal) below which the base counts as still for stop_idle',
+        (0.0, 10.0),
+    ),
     'check_rate': (50.0, 'Hz of the watchdog/heartbeat/effort check', (1.0, 1000.0)),
     'status_rate': (2.0, 'Hz of the safety/status and diagnostics republish', (0.1, 50.0)),
 }
@@ -131,8 +147,12 @@ class SafetySupervisorNode(Node):
             kinematics=kinematics,
             start_tolerance=p['start_tolerance'],
             walk_stop_time=p['walk_stop_time'],
+            stop_idle=p['stop_idle'],
+            stop_idle_max=p['stop_idle_max'],
+            stop_base_speed=p['stop_base_speed'],
         )
         self._base_pose: tuple[float, float, float] | None = None
+        self._base_speed: float | None = None  # m/s, horizontal (odom twist)
         self._last_state: SafetyState | None = None
         self._estop_latency_ms: list[float] = []
         self._joint_state: JointState | None = None
@@ -288,6 +308,8 @@ class SafetySupervisorNode(Node):
 
     def _on_odom(self, msg: Odometry) -> None:
         self._base_pose = conv.base_pose_from_odom(msg)
+        v = msg.twist.twist.linear
+        self._base_speed = math.hypot(v.x, v.y)
 
     def _engage(self, source: str) -> None:
         t0 = time.perf_counter()
@@ -330,6 +352,8 @@ class SafetySupervisorNode(Node):
 
     def _on_check(self) -> None:
         self._flush_joint_state()
+        if self._base_speed is not None:
+            self.core.note_base_speed(self._base_speed)
         report = self.core.controlled_stop_report
         hold = self.core.tick(self._now(), heartbeat_now=time.monotonic())
         if hold is not None:

@@ -25,8 +25,12 @@ caller's clock: sim time in simulation), so tests drive it on a fake clock.
   (like IEC 60204-1 stop category 2): arms, head and grippers hold at once; leg and waist
   commands are still accepted - and still checked against every limit - for at most
   `walk_stop_time` s so the gait can put the swing foot down and close the feet; then, or as
-  soon as no command came for `stop_idle` s (the controller stops streaming once it stands),
-  every joint holds where it is commanded (see Hold). Any other
+  soon as no command came for `stop_idle` s (the controller stops streaming once it stands)
+  while the base is still (`note_base_speed` below `stop_base_speed` m/s, or no odometry), or
+  no command came for `stop_idle_max` s (a controller that stopped or died), every joint holds
+  where it is commanded (see Hold). The base-speed condition matters on a loaded machine: a
+  controller that paused 0.2 s mid-balance and then went on was cut off by the hold, and the
+  robot, frozen while still swaying, fell (over ROS, 1 of 2 runs on the 2-core machine). Any other
   joint in a command during that window is dropped from it. `walk_stop_time` = 0 holds
   everything at once.
 - Watchdog (like ros2_control's `cmd_timeout`): armed by an accepted command; fires when no
@@ -113,6 +117,7 @@ class _Bookkeeping:
     controlled_stop_until: float | None = None
     estop_detail: str = ''  # the e-stop's hold reason without the controlled-stop note
     last_command_at: float | None = None
+    base_speed: float | None = None  # m/s, horizontal, from odometry (None: none received)
     # per joint: the last accepted command that moves it and the joint's index there
     commanded: dict[str, tuple[_Commanded, int]] = field(default_factory=dict)
     last_rejection: str = ''
@@ -139,6 +144,8 @@ class SupervisorCore:
         walking_velocity: float = 0.3,
         walking_window: float = 1.0,
         stop_idle: float = 0.2,
+        stop_idle_max: float = 1.0,
+        stop_base_speed: float = 0.05,
     ) -> None:
         for name, value in (
             ('watchdog_timeout', watchdog_timeout),
@@ -149,6 +156,8 @@ class SupervisorCore:
             ('walking_velocity', walking_velocity),
             ('walking_window', walking_window),
             ('stop_idle', stop_idle),
+            ('stop_idle_max', stop_idle_max),
+            ('stop_base_speed', stop_base_speed),
         ):
             if not (math.isfinite(value) and value >= 0.0):
                 raise ValueError(f'{name} must be a finite number >= 0, got {value}')
@@ -170,6 +179,8 @@ class SupervisorCore:
         self.walking_velocity = float(walking_velocity)
         self.walking_window = float(walking_window)
         self.stop_idle = float(stop_idle)
+        self.stop_idle_max = max(float(stop_idle_max), self.stop_idle)
+        self.stop_base_speed = float(stop_base_speed)
         self.controlled_stop_report = ''
         self._gait_joints = frozenset(ROBOT_INFO.legs) | frozenset(ROBOT_INFO.waist)
 
@@ -256,6 +267,12 @@ class SupervisorCore:
             return self._start_hold('effort', worst, None)
         return None
 
+    def note_base_speed(self, speed: float) -> None:
+        """The base's latest horizontal speed (m/s, from odometry); ends a controlled stop
+        only when still (see the module docstring). Non-finite values are ignored."""
+        if math.isfinite(speed):
+            self._b.base_speed = abs(float(speed))
+
     def note_heartbeat(self, node: str, now: float) -> None:
         """`node` published its diagnostics at `now`."""
         self._b.last_seen[node] = float(now)
@@ -299,12 +316,20 @@ class SupervisorCore:
         hold = None
         until = self._b.controlled_stop_until
         last = self._b.last_command_at
-        idle = last is not None and now - last > self.stop_idle
+        silent = 0.0 if last is None else now - last
+        speed = self._b.base_speed
+        still = speed is None or speed < self.stop_base_speed
+        idle = silent > self.stop_idle_max or (silent > self.stop_idle and still)
         if until is not None and (now >= until or idle):
             # the gait has stopped (or ran out of time): hold every joint where it is
             self._b.controlled_stop_until = None
             took = now - (until - self.walk_stop_time)
-            why = 'time limit' if now >= until else f'no command for {self.stop_idle:g} s'
+            if now >= until:
+                why = 'time limit'
+            else:
+                why = f'no command for {silent:.2f} s' + (
+                    '' if speed is None else f', base at {speed:.3f} m/s'
+                )
             self.controlled_stop_report = f'controlled stop ended after {took:.2f} s ({why})'
             self._b.holds['estop'] = self._b.estop_detail
             hold = self.hold_trajectory(now=now)
