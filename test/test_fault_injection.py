@@ -543,9 +543,9 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
     reason='known open problem: walking over ROS on a loaded 2-core machine (commands 0-30 ms '
     'late, control ticks up to 50-90 ms apart) can still fall backwards during the controlled '
     'stop (legs finish the step and balance until the base is still, then everything holds); '
-    'with the lower ankle gains 3 of 4 runs passed here on 2026-11-26, 1 of 8 before; '
-    'in-process with the same latency model 12 of 12 (src/humanoid_core/test/'
-    'test_walking_latency.py)',
+    'on 2026-11-26 here: ankle pitch kp 2.0 1 of 8 runs passed, kp 0.7 3 of 4 (but it broke '
+    'side-stepping), kp 1.3 (default) 1 of 3; in-process with a model of the late link 12 of 12 '
+    'at kp 1.3 and 0.7 (src/humanoid_core/test/test_walking_latency.py)',
 )
 def test_estop_while_walking(stack: FaultStack) -> None:
     stack.reset()

@@ -7,9 +7,8 @@ and task tests fell backwards. Here the link delays every stamped trajectory by 
 stretched to 20-60 ms, seeded, so a run is deterministic.
 
 Measured with this harness (12 seeds each, the first 14 s of a walk to a goal 1.5 m behind:
-the turn to face it and the first steps forward): ankle tilt gains kp 2.0 / kd 0.1
-fell in 6 of 12 walks at 15 ms and 7 of 12 e-stops while walking; kp 0.7 / kd 0.05 (the
-default now) in none, nor at 20 ms with 30 % stretched periods (kp 2.0: 6 of 12).
+the turn to face it and the first steps forward): ankle pitch gains kp 2.0 / kd 0.1 fell in 6
+of 12 walks and 7 of 12 e-stops while walking; kp 1.3 / kd 0.1 (the default now) in none.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ def _walk_with_latency(
 
 @pytest.mark.parametrize('seed', [0, 1])
 def test_walk_survives_late_commands_and_stretched_control_periods(seed: int) -> None:
-    # seeds 0 and 1 fell with the previous ankle gains (kp 2.0, kd 0.1)
+    # seeds 0 and 1 fell with the previous ankle pitch gains (kp 2.0, kd 0.1)
     out = _walk_with_latency(seed, latency=0.015, stretched=0.2, distance=1.5, duration=14.0)
     assert out['max_tilt'] < 0.3, f'the robot fell (pelvis tilt {out["max_tilt"]:.2f} rad)'
     # still on its way (turning, then stepping), or arrived; never failed

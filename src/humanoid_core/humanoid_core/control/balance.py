@@ -81,10 +81,16 @@ class BalanceGains:
     com_kd: float = 0.3
     hip_ratio: float = 0.5
     max_correction: float = 0.25
+    # roll (lateral) tilt gains when they differ from the pitch ones (None = tilt_kp/tilt_kd)
+    roll_kp: float | None = None
+    roll_kd: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ('tilt_kp', 'tilt_kd', 'com_kp', 'com_kd', 'hip_ratio', 'max_correction'):
+        for name in ('tilt_kp', 'tilt_kd', 'com_kp', 'com_kd', 'hip_ratio', 'max_correction',
+                     'roll_kp', 'roll_kd'):  # fmt: skip
             value = getattr(self, name)
+            if value is None and name.startswith('roll'):
+                continue
             if not math.isfinite(value) or value < 0.0:
                 raise ValueError(f'BalanceGains.{name} must be >= 0, got {value!r}')
 
@@ -118,7 +124,9 @@ class AnkleBalance:
         w = np.asarray(angular_velocity, float)
         # Sagittal (about y) and lateral (about x) "lean" commands, rad.
         u_pitch = g.tilt_kp * e_pitch + g.tilt_kd * float(w[1])
-        u_roll = g.tilt_kp * e_roll + g.tilt_kd * float(w[0])
+        roll_kp = g.tilt_kp if g.roll_kp is None else g.roll_kp
+        roll_kd = g.tilt_kd if g.roll_kd is None else g.roll_kd
+        u_roll = roll_kp * e_roll + roll_kd * float(w[0])
         if com_error is not None:
             c, s = math.cos(heading), math.sin(heading)
             e = np.asarray(com_error, float)[:2]

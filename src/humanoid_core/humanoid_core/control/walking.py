@@ -85,12 +85,15 @@ class WalkingParams:
     com_drop: float = 0.04
     com_offset_x: float = 0.0
     lookahead_steps: int = 4
-    # Ankle feedback on the pelvis tilt. kp 2.0 / kd 0.1 walked well with prompt commands but
-    # fell backwards in 6 of 12 walks with commands 0-30 ms late and 20 % of the control periods
-    # stretched to 20-60 ms (as over ROS on a loaded 2-core machine); kp 0.7 / kd 0.05 in none
-    # (src/humanoid_core/test/test_walking_latency.py has the harness).
+    # Ankle feedback on the pelvis tilt. Pitch: kp 2.0 / kd 0.1 walked well with prompt
+    # commands but fell backwards in 6 of 12 walks with commands 0-30 ms late and 20 % of the
+    # control periods stretched to 20-60 ms (as over ROS on a loaded 2-core machine), kp 1.3 in
+    # none (src/humanoid_core/test/test_walking_latency.py has the harness). Lower (0.7) was as
+    # good there but every side-stepping walk fell, even with prompt commands. Roll keeps 2.0.
     balance: BalanceGains = field(
-        default_factory=lambda: BalanceGains(tilt_kp=0.7, tilt_kd=0.05, hip_ratio=0.0)
+        default_factory=lambda: BalanceGains(
+            tilt_kp=1.3, tilt_kd=0.1, roll_kp=2.0, roll_kd=0.1, hip_ratio=0.0
+        )
     )
     replan_from_measured: bool = True
     adapt_landing: bool = True
