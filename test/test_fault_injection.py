@@ -48,6 +48,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from testutil import ROOT, Processes, python_stacks, ros_env, wait_for_line
 
@@ -58,6 +59,7 @@ from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from humanoid_bringup.observer import Observer  # noqa: E402
 from humanoid_bringup.stack import wait_until  # noqa: E402
 from humanoid_bringup.task_view import error_name  # noqa: E402
+from humanoid_core.control.balance import roll_pitch_of  # noqa: E402
 from humanoid_ros.executors import SideNode  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.qos import (  # noqa: E402
@@ -258,9 +260,7 @@ class FaultStack:
         # angle between the pelvis z axis and the world z axis
         self.tilt = math.acos(max(-1.0, min(1.0, 1.0 - 2.0 * (o.x**2 + o.y**2))))
         if self.tilt_trace is not None:
-            w, x, y, z = o.w, o.x, o.y, o.z
-            roll = math.atan2(2 * (w * x + y * z), 1 - 2 * (x * x + y * y))
-            pitch = math.asin(max(-1.0, min(1.0, 2 * (w * y - z * x))))
+            roll, pitch = roll_pitch_of(np.array([o.w, o.x, o.y, o.z]))
             t = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
             self.tilt_trace.append((t, roll, pitch))
 
