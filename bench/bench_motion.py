@@ -31,7 +31,7 @@ for (the named fallback: pelvis moved along the plan); it is reported in the JSO
 
 Usage: humanoid bench motion [--json OUT] [--seed N] [--reach-targets N] [--walk-trials N]
        [--base-mode dynamic|kinematic_base] [--leg-gains KP,KV] [--no-images]
-       [--layouts N] [--no-pick-place] [--grasp-depth D]
+       [--layouts N] [--jobs N] [--no-pick-place] [--grasp-depth D]
 `overall` keys: reach_pos_err_cm_median, reach_rot_err_deg_median, pick_place_success_rate,
 walk_success_rate, walk_speed_mps, ik_ms_median, ik_ms_p99, mode.
 """
@@ -457,10 +457,12 @@ def _grasp_depth_patch(depth: float) -> Any:
 
 
 def pick_place_layout(
-    seed: int, objects: tuple[str, ...], frames: list | None = None
+    seed: int, objects: tuple[str, ...], frames: list | None = None, avoid: str = 'objects'
 ) -> list[dict[str, Any]]:
-    """Pick each object of one seeded layout and place it into the tray."""
-    from humanoid_core.control.controller import WholeBodyController
+    """Pick each object of one seeded layout and place it into the tray. `avoid`: what the
+    hand paths go around, from ground truth (as the controller node does from world_state):
+    'objects' (containers and the loose objects), 'containers', or 'none'."""
+    from humanoid_core.control.controller import WholeBodyController, avoid_sets
     from humanoid_core.planning.skills import SkillRegistry
     from humanoid_core.planning.validator import apply_step
     from humanoid_core.sim.backend import MujocoBackend
@@ -492,7 +494,14 @@ def pick_place_layout(
                 failed = f'{skill}: cannot expand: {exc}'
                 break
             for call in calls:
+                if call.action == 'move_hand' and avoid != 'none':
+                    now = _world_from_sim(world, sim)
+                    boxes, items = avoid_sets(now.objects.values(), now.held.values())
+                    ctrl.set_obstacles(boxes, items if avoid == 'objects' else ())
                 act = run.call(call)
+                # as the task runner: an optional motion may miss, a fall ends the step
+                if not act.succeeded and call.optional and not ctrl.fallen:
+                    continue
                 if not act.succeeded:
                     code = act.code.name if act.code is not None else 'TIMEOUT'
                     failed = f'{skill}/{call.action}: {code} {act.message}'
@@ -524,18 +533,46 @@ def pick_place_layout(
     return out
 
 
-def bench_pick_place(args: argparse.Namespace) -> dict[str, Any]:
+def _pick_place_job(job: tuple[int, bool, float, str]) -> tuple[list[dict[str, Any]], list]:
+    """One layout (a worker process's unit with `--jobs`): its trials and, when asked, its
+    image frames."""
     import contextlib
+
+    seed, want_frames, grasp_depth, avoid = job
+    frames: list | None = [] if want_frames else None
+    patch = _grasp_depth_patch(grasp_depth) if grasp_depth > 0 else contextlib.nullcontext()
+    with patch:
+        return pick_place_layout(seed, PICK_OBJECTS, frames, avoid), frames or []
+
+
+def bench_pick_place(args: argparse.Namespace) -> dict[str, Any]:
+    import concurrent.futures
+    import contextlib
+    import multiprocessing
+    import site
 
     trials: list[dict[str, Any]] = []
     frames: list = []
-    patch = _grasp_depth_patch(args.grasp_depth) if args.grasp_depth > 0 else (
-        contextlib.nullcontext())  # fmt: skip
-    with patch:
-        for k in range(args.layouts):
-            seed = args.seed * 1000 + k
-            want = frames if (k == 0 and not args.no_images) else None
-            res = pick_place_layout(seed, PICK_OBJECTS, want)
+    seeds = [args.seed * 1000 + k for k in range(args.layouts)]
+    # each layout is its own deterministic simulation: worker processes give the same figures
+    jobs = [
+        (s, k == 0 and not args.no_images, args.grasp_depth, args.avoid)
+        for k, s in enumerate(seeds)
+    ]
+    with (
+        concurrent.futures.ProcessPoolExecutor(
+            args.jobs,
+            mp_context=multiprocessing.get_context('spawn'),
+            # the workers import this file by its module name (`humanoid bench` loads it so)
+            initializer=site.addsitedir,
+            initargs=(str(Path(__file__).resolve().parent),),
+        )
+        if args.jobs > 1
+        else contextlib.nullcontext()
+    ) as pool:
+        work = pool.map(_pick_place_job, jobs) if pool is not None else map(_pick_place_job, jobs)
+        for seed, (res, layout_frames) in zip(seeds, work, strict=True):
+            frames += layout_frames
             trials += res
             print(
                 f'  pick-place layout {seed}: '
@@ -569,6 +606,7 @@ def bench_pick_place(args: argparse.Namespace) -> dict[str, Any]:
         if ok
         else None,
         'grasp_depth': args.grasp_depth,
+        'avoid': args.avoid,
         'images': images,
         'failures': [t for t in trials if not t['success']],
     }
@@ -615,6 +653,18 @@ def main(argv: list[str] | None = None) -> int:
         help='pick-and-place layouts (seeded; 40+ for the reported figure)',
     )
     ap.add_argument('--no-pick-place', action='store_true')
+    ap.add_argument(
+        '--avoid',
+        choices=('objects', 'containers', 'none'),
+        default='objects',
+        help='what hand paths go around (as the controller node with avoid_objects)',
+    )
+    ap.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='pick-and-place layouts in this many worker processes (same figures)',
+    )
     ap.add_argument(
         '--grasp-depth',
         type=float,

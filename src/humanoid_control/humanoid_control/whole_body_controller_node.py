@@ -15,8 +15,9 @@ Wiring only (the robotics is in `humanoid_core.control.controller`):
   `cmd_vel_timeout` s after the last message;
 - `safety/status` (latched): while e-stopped, goals end with ESTOPPED and nothing is sent;
 - `world_state` (latched, from the world model), with `avoid_objects` (on by default): the
-  containers on the tables (tray, bin) become obstacles that hand paths go around (taken when
-  a move_hand goal starts);
+  containers on the tables (tray, bin) become obstacles that hand paths go around, and the
+  loose objects ones that hand paths pass no nearer than their ends (taken when a move_hand
+  goal starts);
 - `diagnostics` heartbeat (status 'whole_body_controller: controller') at `diagnostics_rate`
   on the steady clock, as the safety supervisor requires.
 
@@ -39,7 +40,7 @@ from humanoid_core.control.controller import (
     ControllerConfig,
     ErrorCode,
     WholeBodyController,
-    obstacle_boxes,
+    avoid_sets,
 )
 from humanoid_core.control.kinematics import RobotKinematics
 from humanoid_core.control.loop_health import LoopMonitor
@@ -112,7 +113,8 @@ PARAMETERS = [
     ('postures_file', '', 'named postures YAML ("" = config/postures.yaml)', None),
     ('limits_file', '', 'safety limits YAML for keep-out boxes ("" = config/safety.yaml)', None),
     ('avoid_objects', True, 'hand paths go around the containers in world_state (raised '
-     'and straight-line waypoints), e.g. over a bin\'s wall (docs/DESIGN.md)', None),
+     'and straight-line waypoints), e.g. over a bin\'s wall, and pass the other objects no '
+     'nearer than where they start or end (docs/DESIGN.md)', None),
 ]  # fmt: skip
 
 
@@ -354,11 +356,11 @@ class WholeBodyControllerNode(Node):
         if msg is None or msg is self._world_applied:
             return
         self._world_applied = msg
-        # containers only: with every object an obstacle, reaches for a cube took detours
-        # around its neighbours and were blocked (lab benchmark); a bin's wall is the case
-        held = [h for h in (msg.held_left, msg.held_right) if h]
-        containers = [o for o in world_from_msg(msg).objects.values() if o.is_container]
-        self.ctrl.set_obstacles(obstacle_boxes(containers, held))
+        # Containers keep the full clearance; the loose objects only bound how near a path
+        # may pass (a reach may end at one: with every object a full obstacle, reaches for a
+        # cube took detours around its neighbours and were blocked, lab benchmark).
+        held = (msg.held_left, msg.held_right)
+        self.ctrl.set_obstacles(*avoid_sets(world_from_msg(msg).objects.values(), held))
 
     def _heartbeat_loop(self) -> None:
         period = 1.0 / self.params['diagnostics_rate']

@@ -36,8 +36,8 @@ def _wxyz(yaw: float = 0.0) -> tuple[float, float, float, float]:
 class Loop:
     """The controller ticking against the simulator, one 10 ms control period per tick."""
 
-    def __init__(self, **config) -> None:
-        self.sim = MujocoBackend('lab', seed=0, control_period=0.01)
+    def __init__(self, seed: int = 0, **config) -> None:
+        self.sim = MujocoBackend('lab', seed=seed, control_period=0.01)
         self.ctrl = WholeBodyController(ControllerConfig(**config))
         self.commands: list[Command] = []
         for _ in range(30):
@@ -297,6 +297,64 @@ def test_hand_path_goes_over_an_obstacle(avoid: bool) -> None:
         through += wall.contains(c.hand_pose('right')[:3, 3])
     assert act.code == ErrorCode.SUCCESS, act.message
     assert (through == 0) if avoid else (through > 5)
+
+
+def _ground_truth_world(sim: MujocoBackend):
+    from humanoid_core.world import initial_world
+
+    world = initial_world('lab')
+    poses = sim.object_poses()
+    objects = {
+        k: dataclasses.replace(o, position=tuple(float(v) for v in poses[k].position))
+        for k, o in world.objects.items()
+    }
+    return dataclasses.replace(world, objects=objects)
+
+
+def _pregrasp(sim: MujocoBackend, name: str) -> np.ndarray:
+    return np.asarray(sim.object_poses()[name].position) + np.array([0.0, 0.0, 0.10])
+
+
+@pytest.mark.parametrize('items', [False, True])
+def test_reach_across_the_bench_keeps_off_the_neighbours(items: bool) -> None:
+    """Layout 0 of the pick-and-place bench: the right hand going to the pre-grasp pose over
+    the red cube (on the robot's left) swept its fingers through the vial on the right and
+    tipped it over. With the loose objects given as `items` the path passes them no nearer
+    than its ends and the vial stays put; without them it is knocked (the case they are
+    for)."""
+    from humanoid_core.control.controller import avoid_sets
+
+    loop = Loop()
+    c = loop.ctrl
+    world = _ground_truth_world(loop.sim)
+    boxes, loose = avoid_sets(world.objects.values(), world.held.values())
+    assert {b.name for b in loose} == {'red_cube', 'blue_cube', 'green_cube', 'yellow_vial'}
+    assert {b.name for b in boxes} == {'tray', 'bin'}
+    c.set_obstacles(boxes, loose if items else ())
+    vial0 = np.asarray(loop.sim.object_poses()['yellow_vial'].position)
+    act = loop.run(c.move_hand('right', _pregrasp(loop.sim, 'red_cube'), _wxyz()))
+    for _ in range(50):
+        loop.tick()
+    moved = float(np.linalg.norm(loop.sim.object_poses()['yellow_vial'].position - vial0))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    assert (moved < 0.005) if items else (moved > 0.02), f'vial moved {100 * moved:.1f} cm'
+
+
+def test_items_that_block_every_path_are_left_out_not_the_tables() -> None:
+    """Layout 5 with a 6 cm item clearance: every waypoint chain to the pre-grasp pose over
+    the red cube passes within it of the vial. The move fell back to the direct path, which
+    swept the arm through the bench, and the robot fell; now it is planned as without the
+    items (raised in front of the chest, then over the cube). (At the default 4 cm a chain
+    clears the vial here.)"""
+    from humanoid_core.control.controller import avoid_sets
+
+    loop = Loop(seed=5, item_clearance=0.06)
+    c = loop.ctrl
+    world = _ground_truth_world(loop.sim)
+    c.set_obstacles(*avoid_sets(world.objects.values()))
+    act = loop.run(c.move_hand('right', _pregrasp(loop.sim, 'red_cube'), _wxyz()))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    assert not c.fallen
 
 
 def test_obstacle_boxes_from_objects() -> None:

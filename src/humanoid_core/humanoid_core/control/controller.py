@@ -86,6 +86,7 @@ __all__ = [
     'ControllerConfig',
     'ErrorCode',
     'WholeBodyController',
+    'avoid_sets',
     'estimate_pelvis_position',
     'load_postures',
     'obstacle_boxes',
@@ -167,6 +168,7 @@ class ControllerConfig:
     look_tolerance: float = math.radians(15.0)  # rad (the camera sees +-30 deg)
     keep_out_margin: float = 0.01  # m added to the keep-out boxes for target checks
     object_clearance: float = 0.06  # m: hand paths keep this far from `set_obstacles` boxes
+    item_clearance: float = 0.04  # m: ... and at most this far from its `items`
     # m per step forward at most while a hand holds an object (0 = the gait's own limit):
     # carried in front, the object and arm shift the CoM; at 0.2 m steps the robot tipped
     # backwards stopping at the station (in-process, 3 of 3 walks), at 0.12 m it arrived
@@ -187,6 +189,10 @@ class ControllerConfig:
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0.0):
                 raise ValueError(f'ControllerConfig.{name} must be positive, got {value}')
+        for name in ('object_clearance', 'item_clearance'):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0.0):
+                raise ValueError(f'ControllerConfig.{name} must be >= 0, got {value}')
         if self.horizon < self.control_dt:
             raise ValueError('ControllerConfig.horizon must be >= control_dt')
         if self.max_corrections < 0:
@@ -306,6 +312,19 @@ def obstacle_boxes(objects: Iterable[ObjectInfo], skip: Iterable[str] = ()) -> l
     return boxes
 
 
+def avoid_sets(
+    objects: Iterable[ObjectInfo], held: Iterable[str | None] = ()
+) -> tuple[list[Box], list[Box]]:
+    """The `WholeBodyController.set_obstacles` arguments for a world's objects: the
+    containers' boxes and the other objects' boxes (items), without those in `held`."""
+    skip = [h for h in held if h]
+    objects = list(objects)
+    return (
+        obstacle_boxes([o for o in objects if o.is_container], skip),
+        obstacle_boxes([o for o in objects if not o.is_container], skip),
+    )
+
+
 def _over(box: Box, p: FloatArray, margin: float) -> bool:
     """Whether `p` lies over (or under) `box`'s footprint grown by `margin`."""
     return all(box.min[i] - margin <= p[i] <= box.max[i] + margin for i in (0, 1))
@@ -382,6 +401,7 @@ class WholeBodyController:
         self._grip_sent: dict[str, float] = {}
         self._holding = {h: False for h in HAND_SIDES}
         self._obstacles: tuple[Box, ...] = ()
+        self._items: tuple[Box, ...] = ()
         self._activities: dict[str, Activity] = {}
         self._measured: MeasuredState | None = None
         self._qm: FloatArray | None = None
@@ -413,17 +433,23 @@ class WholeBodyController:
     def holding(self, hand: str) -> bool:
         return self._holding.get(hand, False)
 
-    def set_obstacles(self, boxes: Sequence[Box]) -> None:
-        """World-frame boxes the hands' paths keep `object_clearance` away from (the objects
-        on the tables, e.g. from the world model; a container's walls). Unlike the keep-out
-        boxes they are no targets' concern: a hand may go into a container from above. A
-        path whose both ends lie over an obstacle's footprint (down into a container and back
-        up) ignores it."""
-        for b in boxes:
+    def set_obstacles(self, boxes: Sequence[Box], items: Sequence[Box] = ()) -> None:
+        """World-frame boxes the hands' paths keep `object_clearance` away from.
+
+        `boxes`: containers (a container's walls). Unlike the keep-out boxes they are no
+        targets' concern: a hand may go into a container from above. A path whose both ends
+        lie over an obstacle's footprint (down into a container and back up) ignores it.
+        `items`: loose objects on the tables (not the ones in the hands). A path may start
+        or end near one (the object to grasp, or its neighbour), but must not pass nearer
+        to it than its nearer end (or `item_clearance`, if less): the hand reaching across
+        the bench for a cube swept its fingers through the vial beside it and knocked it over
+        (pick-and-place bench)."""
+        for b in (*boxes, *items):
             if b.frame != 'world':
                 raise ValueError(f'obstacle {b.name!r} must be in the world frame, got {b.frame}')
         with self._lock:
             self._obstacles = tuple(boxes)
+            self._items = tuple(items)
 
     def set_safety_status(self, estopped: bool, holding: bool = False, reason: str = '') -> None:
         """Mirror the safety supervisor's state (`safety/status`)."""
@@ -777,9 +803,14 @@ class WholeBodyController:
         clearance = self.config.object_clearance
         # per hand: (obstacle, the distance it must keep from it)
         obstacles: dict[str, list[tuple[Box, float]]] = {hand: [] for hand in HAND_SIDES}
-        for hand in HAND_SIDES if self._obstacles else ():
+        for hand in HAND_SIDES if (self._obstacles or self._items) else ():
             frame = ROBOT_INFO.grasp_frame(hand)
             ends = [self.kin.site_transform(qs, frame)[:3, 3] for qs in (samples[0], samples[-1])]
+            for b in self._items:
+                # no nearer than the nearer end (so reaching the object to grasp is clear)
+                near = min(b.outside_by(p) for p in ends)
+                keep = min(self.config.item_clearance, max(near - 0.01, 0.0))
+                obstacles[hand].append((b, keep))
             # Exempt: straight down into a container or back up (both ends over it, about
             # the same x, y). A move from beside a bin to over it is checked: with both its
             # ends within 6 cm of the bin's footprint it was exempt and swung the held vial
@@ -809,7 +840,21 @@ class WholeBodyController:
         through a table or within `object_clearance` of an obstacle: `hand` raised in front
         of the chest, and/or raised over the goal (then straight down to it), at a height
         that clears the obstacles near the goal. Empty when the direct path is clear or no
-        waypoint helps (the move then goes direct)."""
+        waypoint helps (the move then goes direct). When no path keeps clear of the loose
+        objects too, they are left out: the direct move that was left then swept the arm
+        through the table and the robot fell (pick-and-place bench)."""
+        ways = self._plan_waypoints(hand, goal)
+        if ways is None and self._items:
+            saved = self._items
+            self._items = ()
+            try:
+                ways = self._plan_waypoints(hand, goal)
+            finally:
+                self._items = saved
+        return ways or []
+
+    def _plan_waypoints(self, hand: str, goal: FloatArray) -> list[FloatArray] | None:
+        """`_waypoints` with the current obstacles; None when no waypoint helps."""
         assert self._ref is not None and self._qm is not None
         if self._path_clear(self._ref, goal):
             return []
@@ -820,7 +865,7 @@ class WholeBodyController:
         height = max(float(T_goal[2, 3]) + 0.05, 0.95)
         tops = [
             o.max[2] + self.config.object_clearance + 0.06
-            for o in self._obstacles
+            for o in (*self._obstacles, *self._items)
             if math.hypot(max(o.min[0] - T_goal[0, 3], 0.0, T_goal[0, 3] - o.max[0]),
                           max(o.min[1] - T_goal[1, 3], 0.0, T_goal[1, 3] - o.max[1])) < 0.5
         ]  # fmt: skip
@@ -839,7 +884,7 @@ class WholeBodyController:
         start = self._q_ref_full_with(goal if raised is None else raised)
         above = self._waypoint(hand, over, False, start)
         if above is None:
-            return []
+            return None
         if raised is not None and self._clear_via([raised, above], goal):
             return [raised, above]
         if self._clear_via([above], goal):
@@ -854,7 +899,7 @@ class WholeBodyController:
         if raised is not None:
             lift[:3, 3] = chest[:3, 3]
         chain = self._line_vias(hand, lift, over, raised)
-        return chain if chain and self._clear_via(chain, goal) else []
+        return chain if chain and self._clear_via(chain, goal) else None
 
     def _line_vias(
         self, hand: str, T_from: FloatArray, T_to: FloatArray, first: FloatArray | None
