@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import threading
 
 import numpy as np
 import pytest
@@ -355,6 +356,43 @@ def test_items_that_block_every_path_are_left_out_not_the_tables() -> None:
     act = loop.run(c.move_hand('right', _pregrasp(loop.sim, 'red_cube'), _wxyz()))
     assert act.code == ErrorCode.SUCCESS, act.message
     assert not c.fallen
+
+
+@pytest.mark.parametrize('estop', [False, True])
+def test_reach_planning_does_not_hold_up_the_control_tick(monkeypatch, estop: bool) -> None:
+    """move_hand plans (IK, waypoint search: up to ~0.5 s) outside the controller's lock:
+    the control tick goes on meanwhile (over ROS the stalled ticks' late trajectories were
+    rejected and the robot fell mid-pick). An e-stop that comes while it plans ends the goal
+    with ESTOPPED instead of starting the move."""
+    loop = Loop()
+    c = loop.ctrl
+    planning, go_on = threading.Event(), threading.Event()
+    plan = WholeBodyController._reach_moves
+
+    def held_up(self, act):  # type: ignore[no-untyped-def]
+        planning.set()
+        assert go_on.wait(10.0)
+        return plan(self, act)
+
+    monkeypatch.setattr(WholeBodyController, '_reach_moves', held_up)
+    out: dict = {}
+    caller = threading.Thread(target=lambda: out.update(act=c.move_hand('right', TARGET, _wxyz())))
+    caller.start()
+    assert planning.wait(10.0)
+    ticker = threading.Thread(target=lambda: [loop.tick() for _ in range(20)])
+    ticker.start()
+    ticker.join(10.0)
+    assert not ticker.is_alive(), 'the control tick waited for the reach planning'
+    if estop:
+        c.set_safety_status(True)
+    go_on.set()
+    caller.join(10.0)
+    act = loop.run(out['act'])
+    if estop:
+        assert act.code == ErrorCode.ESTOPPED, act.message
+        c.set_safety_status(False)
+    else:
+        assert act.code == ErrorCode.SUCCESS, act.message
 
 
 def test_obstacle_boxes_from_objects() -> None:

@@ -52,6 +52,7 @@ benchmark drives this class against `MujocoBackend` directly.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import copy
 from dataclasses import dataclass, field
 import enum
 import itertools
@@ -351,6 +352,10 @@ class WholeBodyController:
         self._lock = threading.RLock()
         self.ik = WholeBodyIK()
         self.kin: RobotKinematics = self.ik.kin
+        # A second IK (and its kinematics) for planning a reach outside `_lock`: the waypoint
+        # search takes up to ~0.5 s, and the control tick must not wait for it.
+        self._plan_ik = WholeBodyIK()
+        self._plan_lock = threading.Lock()
         self.walking = WalkingController()
         self.walk_kin = self.walking.kin
         self.postures = load_postures(cfg.postures_file or None)
@@ -623,11 +628,37 @@ class WholeBodyController:
             st = act._state
             st.update(hand=hand, target=T, commanded=T, position_only=bool(position_only),
                       duration=float(duration), corrections=0)  # fmt: skip
-            err = self._plan_reach(act)
-            if err is not None:
-                act.finish(ErrorCode.UNREACHABLE, err)
+            view = self._planning_view()
+        # The IK and the waypoint search run on a snapshot, outside the lock: holding it for
+        # them (up to ~0.5 s in-process, more on a loaded machine) stopped the control ticks,
+        # and over ROS the late trajectories were rejected and the robot fell mid-pick (lab
+        # task benchmark).
+        with self._plan_lock:
+            moves = view._reach_moves(act)
+        with self._lock:
+            if isinstance(moves, str):
+                act.finish(ErrorCode.UNREACHABLE, moves)
                 return act
+            now = self._new('move_hand', 'body')  # an e-stop or a fall while planning
+            if now.done:
+                assert now.code is not None
+                act.finish(now.code, now.message)
+                return act
+            self._install_reach(act, moves)
             return self._start(act)
+
+    def _planning_view(self) -> WholeBodyController:
+        """A shallow copy of the controller for planning outside `_lock`: the measured and
+        commanded state copied now, and the planning IK and kinematics (not thread-safe:
+        the control tick uses the others). Call with `_lock` held."""
+        assert self._qm is not None and self._ref is not None
+        view = copy.copy(self)
+        view.ik = self._plan_ik
+        view.kin = self._plan_ik.kin
+        view._qm = self._qm.copy()
+        view._ref = self._ref.copy()
+        view._holding = dict(self._holding)
+        return view
 
     def _solve(
         self, hand: str, T: FloatArray, position_only: bool, q_init: FloatArray | None = None
@@ -691,6 +722,21 @@ class WholeBodyController:
     def _plan_reach(self, act: Activity) -> str | None:
         """IK for the current commanded target and a move there; an error text if the target
         cannot be reached (nothing moves then)."""
+        moves = self._reach_moves(act)
+        if isinstance(moves, str):
+            return moves
+        self._install_reach(act, moves)
+        return None
+
+    def _install_reach(self, act: Activity, moves: list[tuple[FloatArray, float]]) -> None:
+        """Start the body moves of `_reach_moves` (waypoints, then the goal)."""
+        (first, duration), *rest = moves
+        self._start_body_move(first, self._body, duration, then=[(g, self._body) for g, _ in rest])
+        act._state['phase'] = 'moving'
+
+    def _reach_moves(self, act: Activity) -> str | list[tuple[FloatArray, float]]:
+        """`_plan_reach` without starting anything: the body goals (waypoints, then the IK
+        solution) with their durations, or the error text. Changes only `act`'s state."""
         st = act._state
         cfg = self.config
         # Corrections warm-start from the previous solution (close to the answer); a first
@@ -719,12 +765,8 @@ class WholeBodyController:
         vias = [] if 'via_done' in st else self._waypoints(st['hand'], goal)
         st['via_done'] = True
         if vias:
-            then = [(v, self._body) for v in vias[1:]] + [(goal, self._body)]
-            self._start_body_move(vias[0], self._body, 0.0, then=then)
-        else:
-            self._start_body_move(goal, self._body, st['duration'])
-        st['phase'] = 'moving'
-        return None
+            return [(v, 0.0) for v in vias] + [(goal, 0.0)]
+        return [(goal, st['duration'])]
 
     def _start_body_move(
         self,
