@@ -395,6 +395,25 @@ def test_reach_planning_does_not_hold_up_the_control_tick(monkeypatch, estop: bo
         assert act.code == ErrorCode.SUCCESS, act.message
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason='known open problem (2026-11-27): after 0.5 s standing, the walk to the station '
+    '(turn in place, then 2 m straight) falls 1.0-1.4 m into the straight leg; after 2.5-3 s '
+    "standing it arrives; the motion bench's 2 m walks pass 20 of 20 (README known problems)",
+)
+def test_walk_to_the_station_after_a_short_stand() -> None:
+    """The `walk_to(station)` skill's call, in-process and with prompt commands, 0.5 s after
+    the controller started: it must arrive (it falls, every time: a deterministic handle on
+    walks that fall over ROS)."""
+    loop = Loop()
+    c = loop.ctrl
+    for _ in range(20):  # 50 control ticks in all, as the pick-and-place bench's start
+        loop.tick()
+    act = loop.run(c.walk_to(0.0, -2.0, 0.0, 0.05, 0.1), timeout=90.0)
+    assert act.code == ErrorCode.SUCCESS, act.message
+
+
 def test_obstacle_boxes_from_objects() -> None:
     from humanoid_core.control.controller import obstacle_boxes
     from humanoid_core.safety.limits import Box
