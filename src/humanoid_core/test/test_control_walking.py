@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from humanoid_core.control.footsteps import Pose2D
@@ -134,3 +135,57 @@ def test_shorter_steps_while_carrying(ik):
                 ctrl.set_max_step_length(bad)
     finally:
         sim.close()
+
+
+def test_a_short_landing_replans_the_next_stride_of_that_foot(ik):
+    """A foot that lands short of its step: its next step, already planned from where it
+    should have landed, would be an over-long stride. The controller re-plans it (a catch-up
+    step within `max_stride`) as soon as the landing is measured. Open loop, with a measured
+    state made by the IK with the right foot 12 cm short."""
+    from humanoid_core.control.balance import MeasuredState
+    from humanoid_core.control.walking import _foot_matrix
+
+    ctrl = WalkingController(ik=ik)
+    ctrl.walk_to(Pose2D(1.6, 0.0, 0.0))
+    tl = ctrl.timeline
+    assert tl is not None
+    # the double support after the second step (index 1), 0.05 s in
+    ph = next(p for p in tl.phases if p.kind == 'double' and p.step_index == 1)
+    while ctrl.time < ph.t0 + 0.05:
+        ctrl.update()
+    i = 1
+    side = ctrl._steps[i].side
+    planned = ctrl._steps[i].pose
+    short = Pose2D(planned.x - 0.12, planned.y, planned.yaw)
+    feet = {s: (ph.left if s == 'left' else ph.right) for s in ('left', 'right')}
+    feet[side] = short
+    q = ik.solve_walk_frame(
+        ctrl.preview.com,
+        _foot_matrix(np.array([feet['left'].x, feet['left'].y, 0.0]), feet['left'].yaw),
+        _foot_matrix(np.array([feet['right'].x, feet['right'].y, 0.0]), feet['right'].yaw),
+        ctrl.q, com_height=ctrl._com_height_now(), iterations=30,
+    )  # fmt: skip
+    b = ctrl.kin.base_qpos
+    measured = MeasuredState(
+        time=ctrl.time,
+        joint_positions=dict(ctrl.kin.joint_positions(q)),
+        pelvis_position=q[b : b + 3].copy(),
+        pelvis_quaternion=q[b + 3 : b + 7].copy(),
+        pelvis_linear_velocity=np.zeros(3),
+        angular_velocity=np.zeros(3),
+    )
+    before = ctrl._steps[i + 2].pose
+    assert before.x - planned.x > 0.3  # a normal stride from the planned landing
+    ctrl._adapt_landing(measured)
+    landed = ctrl._steps[i].pose
+    assert landed.x == pytest.approx(short.x, abs=0.01)
+    after = ctrl._steps[i + 2]
+    assert after.side == side
+    limit = ctrl.planner.max_stride()
+    assert after.pose.x - landed.x <= limit + 1e-6
+    assert before.x - landed.x > limit + 0.05  # it would have been over-long
+    # the plan still ends at the goal, and sides alternate
+    final = ctrl._steps[-1].pose
+    assert final.x == pytest.approx(1.6, abs=0.01)
+    sides = [s.side for s in ctrl._steps]
+    assert all(a != b for a, b in itertools.pairwise(sides))

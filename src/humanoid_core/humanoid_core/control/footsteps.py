@@ -192,23 +192,54 @@ class FootstepPlanner:
         )
         return int(n)
 
-    def plan_to_pose(self, start: Pose2D, goal: Pose2D, *, initial_feet=None) -> FootstepPlan:
+    def plan_to_pose(
+        self,
+        start: Pose2D,
+        goal: Pose2D,
+        *,
+        initial_feet=None,
+        first_side: str | None = None,
+    ) -> FootstepPlan:
         """Steps from standing at base pose `start` to standing at base pose `goal`.
 
         The base path is the straight line with the heading interpolated linearly, cut into
         equal increments within the limits (checked in the start frame: fine for goals within
         a few metres and turns up to about 90 degrees; larger moves: plan in legs).
-        `initial_feet` = (left, right) overrides the nominal stance at `start`.
+        `initial_feet` = (left, right) overrides the nominal stance at `start`; `first_side`
+        the foot that moves first. A first foot that lags behind (a re-plan after a step that
+        landed short) takes a shorter catch-up step: no stride exceeds `max_stride`.
         """
         lim = self.limits
         left0, right0 = initial_feet or feet_for_base(start, lim.stance_width)
-        n = self.steps_needed(start, goal)
+        rel = start.relative(goal)
+        first = first_side or self._leading_side(rel)
+        path_start = self._catch_up_start(start, left0 if first == 'left' else right0, rel.x)
+        n = self.steps_needed(path_start, goal)
         if n == 0:
             return FootstepPlan(left0, right0, ())
-        rel = start.relative(goal)
-        first = self._leading_side(rel)
-        bases = [start.interpolate(goal, (k + 1) / n) for k in range(n)]
+        bases = [path_start.interpolate(goal, (k + 1) / n) for k in range(n)]
         return self._plan_from_bases(left0, right0, bases, first)
+
+    def max_stride(self, forward: bool = True) -> float:
+        """The longest travel of one foot in one step along the walk (m): twice the base
+        advance per step (steady walking moves each foot from one step behind the base to
+        one step ahead of it)."""
+        lim = self.limits
+        return 2.0 * (lim.max_step_length if forward else lim.backward_step)
+
+    def _catch_up_start(self, start: Pose2D, first_foot: Pose2D, travel_x: float) -> Pose2D:
+        """Where the base path starts so that the first step's stride stays within
+        `max_stride`: `start` itself, or a point behind it (ahead of it when walking
+        backwards) when the first foot to move lags more than one step behind the base."""
+        lim = self.limits
+        ox = start.relative(first_foot).x  # the first foot along the base's heading
+        if travel_x > 1e-9:
+            shift = min(0.0, lim.max_step_length + ox)
+        elif travel_x < -1e-9:
+            shift = max(0.0, ox - lim.backward_step)
+        else:
+            shift = 0.0
+        return start.compose(Pose2D(shift, 0.0, 0.0)) if shift else start
 
     def plan_velocity(
         self,
@@ -238,15 +269,15 @@ class FootstepPlanner:
         dy = float(np.clip(vy * step_period, -lim.max_lateral_step, lim.max_lateral_step))
         dyaw = float(np.clip(wz * step_period, -lim.max_turn, lim.max_turn))
         left0, right0 = initial_feet or feet_for_base(start, lim.stance_width)
+        first = first_side or self._leading_side(Pose2D(dx, dy, dyaw))
+        base = self._catch_up_start(start, left0 if first == 'left' else right0, dx)
         bases = []
-        base = start
         for _ in range(n_steps):
             # Integrate the twist over the step (midpoint heading) so turning walks arcs.
             mid = Pose2D(0.0, 0.0, 0.5 * dyaw)
             delta = mid.compose(Pose2D(dx, dy, 0.0))
             base = base.compose(Pose2D(delta.x, delta.y, dyaw))
             bases.append(base)
-        first = first_side or self._leading_side(Pose2D(dx, dy, dyaw))
         return self._plan_from_bases(left0, right0, bases, first, close=close)
 
     @staticmethod

@@ -284,12 +284,12 @@ class WalkingController:
             next_side = None
         tail: list[Footstep] = []
         if self._goal is not None:
-            plan = self.planner.plan_to_pose(base, self._goal, initial_feet=(left, right))
+            # After committed steps the sides go on alternating (the leading foot may have
+            # moved already); a foot that landed short catches up within the stride limit.
+            plan = self.planner.plan_to_pose(
+                base, self._goal, initial_feet=(left, right), first_side=next_side
+            )
             tail = list(plan.steps)
-            if keep and tail and tail[0].side != next_side:
-                # The committed step already moved the leading foot: start with the other one.
-                plan = self._plan_with_first(base, self._goal, (left, right), next_side)
-                tail = list(plan.steps)
             if keep and not tail:
                 side = other_side(keep[-1].side)
                 target = base.compose(Pose2D(0.0, half if side == 'left' else -half, 0.0))
@@ -313,11 +313,6 @@ class WalkingController:
         assert self._initial_feet is not None
         plan_all = FootstepPlan(self._initial_feet[0], self._initial_feet[1], tuple(steps))
         self.timeline = GaitTimeline(plan_all, p.timing, t_start=self._t_walk)
-
-    def _plan_with_first(self, base, goal, feet, first) -> FootstepPlan:
-        n = max(1, self.planner.steps_needed(base, goal))
-        bases = [base.interpolate(goal, (k + 1) / n) for k in range(n)]
-        return self.planner._plan_from_bases(feet[0], feet[1], bases, first)
 
     # --- control tick ---------------------------------------------------------------------
     def update(self, measured: MeasuredState | None = None) -> dict[str, float]:
@@ -428,9 +423,22 @@ class WalkingController:
         if math.hypot(d.x, d.y) < 0.003 and abs(d.yaw) < 0.005:
             return
         self._steps[i] = Footstep(side, landed)
+        nxt = self._steps[i + 2] if i + 2 < len(self._steps) else None
+        if nxt is not None and self._committed() <= i + 2 and self._too_long(landed, nxt.pose):
+            # This foot's next step, planned from where it should have landed, would now be
+            # an over-long stride (a foot that landed 4 cm short made the next stride 0.43 m,
+            # which landed 11 cm short again): re-plan from here on, with a catch-up step.
+            self._replan()
+            return
         assert self._initial_feet is not None
         plan = FootstepPlan(self._initial_feet[0], self._initial_feet[1], tuple(self._steps))
         self.timeline = GaitTimeline(plan, self.params.timing, t_start=self._t_walk)
+
+    def _too_long(self, start: Pose2D, end: Pose2D) -> bool:
+        """Whether one foot's travel start -> end exceeds the planner's stride limit."""
+        d = start.relative(end)
+        limit = self.planner.max_stride(forward=d.x >= 0.0)
+        return abs(d.x) > limit + 0.01
 
     def _correct_drift(self, measured: MeasuredState) -> None:
         """At the first tick of a double support after a step, re-plan from the measured
