@@ -435,10 +435,9 @@ class WalkingController:
         self.timeline = GaitTimeline(plan, self.params.timing, t_start=self._t_walk)
 
     def _too_long(self, start: Pose2D, end: Pose2D) -> bool:
-        """Whether one foot's travel start -> end exceeds the planner's stride limit."""
-        d = start.relative(end)
-        limit = self.planner.max_stride(forward=d.x >= 0.0)
-        return abs(d.x) > limit + 0.01
+        """Whether one foot's forward travel start -> end exceeds the planner's stride limit
+        (backward strides are left alone: see `FootstepPlanner._catch_up_start`)."""
+        return start.relative(end).x > self.planner.max_stride() + 0.01
 
     def _correct_drift(self, measured: MeasuredState) -> None:
         """At the first tick of a double support after a step, re-plan from the measured
