@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--json', type=Path, default=None, help='write the results here')
     p.add_argument('--seed', type=int, default=-1, help='layout seed (-1: nominal layout)')
     p.add_argument('--max-speed', action='store_true', help='simulate faster than real time')
+    p.add_argument(
+        '--real-time-factor', type=float, default=None,
+        help='simulator seconds per wall second (default: 1.0 with 4 or more CPUs, 0.5 with '
+        'fewer, where the whole stack cannot run in real time; reported with the results)',
+    )  # fmt: skip
     p.add_argument('--tasks', default='', help='comma-separated task ids to run (default: all)')
     p.add_argument('--limit', type=int, default=0, help='run at most N tasks')
     p.add_argument('--task-timeout', type=float, default=300.0, help='seconds per task')
@@ -73,6 +78,7 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
             'planner': args.planner,
             'seed': str(seed),
             'max_speed': 'true' if args.max_speed else 'false',
+            'real_time_factor': f'{args.real_time_factor:g}',
         },
         args.logs / f'{task.id}.log',
         env=env,
@@ -193,7 +199,14 @@ def summarize(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.real_time_factor is None:
+        from humanoid_bringup.stack import default_real_time_factor
+
+        args.real_time_factor = default_real_time_factor()
+    if not 0.05 <= args.real_time_factor <= 10.0:
+        parser.error(f'--real-time-factor must be in [0.05, 10], got {args.real_time_factor}')
     from humanoid_core.planning.skills import SkillRegistry
     from humanoid_core.planning.suite import load_suite
 
@@ -250,12 +263,15 @@ def main(argv: list[str] | None = None) -> int:
     console.print(
         f'SR {overall["SR"]:.3f}  Exec {overall["Exec"]:.3f}  GCR {overall["GCR"]:.3f}  '
         f'mean wall {overall["wall_s_mean"]:.1f} s/task  ({overall["succeeded"]}/{len(entries)})'
-    )
+        + ('  simulator at max speed' if args.max_speed else
+           f'  simulator at {args.real_time_factor:g} x real time')
+    )  # fmt: skip
     out = {
         'suite': str(args.suite),
         'planner': args.planner,
         'seed': args.seed,
         'max_speed': args.max_speed,
+        'real_time_factor': None if args.max_speed else args.real_time_factor,
         'overall': overall,
         'tasks': entries,
     }

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from testutil import ROOT, Processes, python_stacks, ros_env, wait_for_line
+from testutil import ROOT, Processes, python_stacks, ros_env, speed_args, wait_for_line
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -96,6 +96,7 @@ NODES: dict[str, list[str]] = {
         *_params('mujoco_sim'),
         '-p',
         'headless:=true',
+        *speed_args(),
     ],
     'safety_supervisor': [
         str(INSTALL / 'humanoid_safety' / 'safety_supervisor'),
@@ -110,6 +111,7 @@ NODES: dict[str, list[str]] = {
         '--ros-args',
         *_params('whole_body_controller'),
         *SIM_TIME,
+        *speed_args(),
     ],
     'object_detector': [
         str(INSTALL / 'humanoid_perception' / 'object_detector'),
@@ -131,6 +133,7 @@ NODES: dict[str, list[str]] = {
         *SIM_TIME,
         '-p',
         'backend:=embedded',
+        *speed_args(),
     ],
 }
 

@@ -19,6 +19,7 @@ from humanoid_core.planning.suite import Predicate
 from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
 from humanoid_core.world.scene import initial_world
 import pytest
+from testutil import real_time_factor
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -27,7 +28,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 @pytest.fixture(scope='module')
 def stack(tmp_path_factory):
     log = tmp_path_factory.mktemp('system') / 'stack.log'
-    st = Stack({'sim': 'mujoco', 'headless': 'true', 'planner': 'embedded'}, log)
+    st = Stack(
+        {
+            'sim': 'mujoco',
+            'headless': 'true',
+            'planner': 'embedded',
+            'real_time_factor': f'{real_time_factor():g}',
+        },
+        log,
+    )
     st.start()
     obs = None
     try:

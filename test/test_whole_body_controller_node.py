@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 import pytest
-from testutil import ROOT, Processes, ros_env, wait_for_line
+from testutil import ROOT, Processes, ros_env, speed_args, wait_for_line
 
 pytestmark = pytest.mark.slow
 
@@ -148,12 +148,14 @@ def system() -> Iterator[Client]:
     procs = Processes()
     env = ros_env()
     try:
-        sim = procs.start([str(SIM), '--ros-args', '-p', 'cameras_enabled:=false'], env=env)
+        sim = procs.start(
+            [str(SIM), '--ros-args', '-p', 'cameras_enabled:=false', *speed_args()], env=env
+        )
         sup = procs.start(
             [str(SUPERVISOR), '--ros-args', '-p', "required_nodes:=['whole_body_controller']"],
             env=env,
         )
-        ctl = procs.start([str(CONTROLLER)], env=env)
+        ctl = procs.start([str(CONTROLLER), '--ros-args', *speed_args()], env=env)
         wait_for_line(ctl, 'whole-body controller up', timeout=90)
         wait_for_line(sup, 'safety supervisor up', timeout=90)
         assert sim.poll() is None, '\n'.join(sim.lines[-30:])  # type: ignore[attr-defined]

@@ -25,6 +25,20 @@ def ros_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def real_time_factor() -> float:
+    """The simulator speed of the test stacks: as `humanoid demo` and `humanoid bench tasks`
+    choose it (0.5 with fewer than 4 CPUs, where the whole stack cannot keep real time;
+    HUMANOID_REAL_TIME_FACTOR overrides)."""
+    from humanoid_bringup.stack import default_real_time_factor
+
+    return default_real_time_factor()
+
+
+def speed_args() -> list[str]:
+    """`-p real_time_factor:=X` for a simulator, controller or planner command line."""
+    return ['-p', f'real_time_factor:={real_time_factor():g}']
+
+
 def _drain(proc: subprocess.Popen) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:

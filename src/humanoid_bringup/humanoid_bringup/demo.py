@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 from rich.console import Console
 
-from humanoid_bringup.stack import Stack, free_domain_id, wait_until, workspace_root
+from humanoid_bringup.stack import (
+    Stack,
+    default_real_time_factor,
+    free_domain_id,
+    wait_until,
+    workspace_root,
+)
 from humanoid_bringup.task_view import TaskView, result_to_dict
 
 
@@ -77,10 +83,16 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ['ROS_DOMAIN_ID'] = str(free_domain_id())
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    rtf = default_real_time_factor()
     console.print(
         f'[bold]humanoid demo[/bold]: "{args.task}"  (ROS_DOMAIN_ID={os.environ["ROS_DOMAIN_ID"]},'
         f' artifacts in {out})'
     )
+    if rtf != 1.0:
+        console.print(
+            f'simulating at {rtf:g} x real time ({len(os.sched_getaffinity(0))} CPUs: the whole '
+            'stack needs about 2 cores to itself for real time; HUMANOID_REAL_TIME_FACTOR sets it)'
+        )
     stack = Stack(
         {
             'sim': 'mujoco',
@@ -88,13 +100,19 @@ def main(argv: list[str] | None = None) -> int:
             'planner': args.planner,
             'seed': str(args.seed),
             'overview_rate': '2.0',
+            'real_time_factor': f'{rtf:g}',
         },
         out / 'stack.log',
     )
     from humanoid_bringup.observer import Observer
 
     observer: Observer | None = None
-    report: dict[str, Any] = {'instruction': args.task, 'seed': args.seed, 'artifacts': str(out)}
+    report: dict[str, Any] = {
+        'instruction': args.task,
+        'seed': args.seed,
+        'artifacts': str(out),
+        'real_time_factor': rtf,
+    }
     rc = 1
     t_start = time.monotonic()
     try:

@@ -71,6 +71,13 @@ PARAMETERS: list[tuple[str, Any, str, tuple[float, float] | None]] = [
         (0.0, 600.0),
     ),
     ('diagnostics_period', 1.0, 'seconds between diagnostics (heartbeat) messages', (0.1, 10.0)),
+    (
+        'real_time_factor',
+        1.0,
+        "the simulator's sim seconds per wall second: the wall-clock timeouts above "
+        '(motion, world, effects, safety ready) are divided by it',
+        (0.05, 10.0),
+    ),
 ]
 
 
@@ -152,9 +159,9 @@ class TaskPlannerNode(Node):
         self.motion = ActionMotionPort(
             self,
             reentrant,
-            lambda: self.p['motion_timeout'],
+            lambda: self.p['motion_timeout'] / self.p['real_time_factor'],
             not_ready=self._supervisor_not_ready,
-            ready_timeout_s=lambda: self.p['safety_ready_timeout'],
+            ready_timeout_s=lambda: self.p['safety_ready_timeout'] / self.p['real_time_factor'],
         )
         self.runner = TaskRunner(
             world=self._world_copy,
@@ -164,8 +171,8 @@ class TaskPlannerNode(Node):
             check_effects=self.setup.check_effects if self.p['check_effects'] else None,
             config=RunnerConfig(
                 max_replans=self.p['max_replans'],
-                world_timeout_s=self.p['world_timeout'],
-                effect_settle_s=self.p['effect_settle'],
+                world_timeout_s=self.p['world_timeout'] / self.p['real_time_factor'],
+                effect_settle_s=self.p['effect_settle'] / self.p['real_time_factor'],
             ),
         )
         self._server = ActionServer(
