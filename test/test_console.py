@@ -251,6 +251,13 @@ def test_browser_reject_shows_rejected(page):
     page.click('#reject')
     assert wait_result(page) == 'REJECTED'
     assert not page.is_visible('#approval')
+    # the history table refreshes on its own poll, after the result panel (a fresh-clone CI
+    # run read it before that: the previous task's row): wait up to 10 s for the new row
+    page.wait_for_function(
+        'row => (row = document.querySelector("#history tr:first-child")) && '
+        'row.innerText.includes("green cube") && row.innerText.includes("REJECTED")',
+        timeout=10_000,
+    )
     first_row = page.inner_text('#history tr:first-child')
     assert 'green cube' in first_row and 'REJECTED' in first_row
 
