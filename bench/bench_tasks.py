@@ -201,12 +201,14 @@ def summarize(entries: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.real_time_factor is None:
-        from humanoid_bringup.stack import default_real_time_factor
+    from humanoid_bringup.stack import check_real_time_factor, default_real_time_factor
 
+    if args.real_time_factor is None:
         args.real_time_factor = default_real_time_factor()
-    if not 0.05 <= args.real_time_factor <= 10.0:
-        parser.error(f'--real-time-factor must be in [0.05, 10], got {args.real_time_factor}')
+    try:
+        check_real_time_factor(args.real_time_factor, '--real-time-factor')
+    except ValueError as exc:
+        parser.error(str(exc))
     from humanoid_core.planning.skills import SkillRegistry
     from humanoid_core.planning.suite import load_suite
 

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from humanoid_bringup.stack import (
     Stack,
+    available_cpus,
     default_real_time_factor,
     free_domain_id,
     wait_until,
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if rtf != 1.0:
         console.print(
-            f'simulating at {rtf:g} x real time ({len(os.sched_getaffinity(0))} CPUs: the whole '
+            f'simulating at {rtf:g} x real time ({available_cpus()} CPUs: the whole '
             'stack needs about 2 cores to itself for real time; HUMANOID_REAL_TIME_FACTOR sets it)'
         )
     stack = Stack(

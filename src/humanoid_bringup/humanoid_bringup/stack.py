@@ -49,6 +49,21 @@ def free_domain_id() -> int:
 # needs about 1.9 cores: measured on 2 cores, where commands then came 20-70 ms late and
 # carrying walks fell; at half speed none did)
 REAL_TIME_MIN_CPUS = 4
+REAL_TIME_FACTOR_RANGE = (0.05, 10.0)  # as the nodes' real_time_factor parameters
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
+    return cpus or 1
+
+
+def check_real_time_factor(value: float, what: str) -> float:
+    """`value` if within `REAL_TIME_FACTOR_RANGE`, else ValueError naming `what`."""
+    low, high = REAL_TIME_FACTOR_RANGE
+    if not low <= value <= high:
+        raise ValueError(f'{what} must be in [{low:g}, {high:g}], got {value}')
+    return value
 
 
 def default_real_time_factor() -> float:
@@ -61,11 +76,8 @@ def default_real_time_factor() -> float:
             value = float(env)
         except ValueError:
             raise ValueError(f'HUMANOID_REAL_TIME_FACTOR must be a number, got {env!r}') from None
-        if not 0.05 <= value <= 10.0:
-            raise ValueError(f'HUMANOID_REAL_TIME_FACTOR must be in [0.05, 10], got {value}')
-        return value
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()
-    return 1.0 if (cpus or 1) >= REAL_TIME_MIN_CPUS else 0.5
+        return check_real_time_factor(value, 'HUMANOID_REAL_TIME_FACTOR')
+    return 1.0 if available_cpus() >= REAL_TIME_MIN_CPUS else 0.5
 
 
 class Stack:
