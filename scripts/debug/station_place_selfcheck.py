@@ -12,6 +12,8 @@ hand 4 cm into its thigh and the right forearm 2 cm into the torso.
 from pathlib import Path
 import sys
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'bench'))
 import bench_motion as bm
 from humanoid_core.control.controller import WholeBodyController, avoid_sets
@@ -80,6 +82,12 @@ for step in steps:
         code = act.code.name if act.code else None
         bad = state['bad'] - n0
         print(f'{sim.time:7.2f} {state["label"]}: {code} {act.message[:80]} ({bad} bad commands)')
+        held = sim.object_poses()[obj]
+        args = str({k: v for k, v in call.goal.items() if k in ('position', 'hand', 'width')})
+        print(
+            f'        {obj} at {np.round(held.position, 3).tolist()} quat '
+            f'{np.round(held.quaternion, 2).tolist()}; call {args}'
+        )
         if not act.succeeded and not (call.optional and not ctrl.fallen):
             break
     world = apply_step(step, world, registry)

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
-from humanoid_core.control.ik import WholeBodyIK, sample_reachable_hand_targets
+from humanoid_core.control.ik import (
+    IKSettings,
+    WholeBodyIK,
+    sample_reachable_hand_targets,
+    self_collision_distance,
+)
 from humanoid_core.control.kinematics import RobotKinematics, rotation_error
 from humanoid_core.robot.description import ROBOT_INFO
 import numpy as np
@@ -124,3 +129,60 @@ def test_walk_frame_places_feet_and_com(ik):
         assert rotation_error(T1[:3, :3], T[:3, :3]) < 0.01
     np.testing.assert_allclose(kin.com(q), [0.02, -0.03, 0.8], atol=0.003)
     assert kin.within_limits(q)
+
+
+# The controller's plan IK at the lab station, the right hand holding the vial over its place
+# spot (in-process trace, 2026-11-27): the reach turns the waist 0.57 rad. With the collision
+# limit's band 5 cm past the margin, the free left arm jumped from outside the band into the
+# pelvis and thigh in one step (-1.5 cm; -4.5 cm keeping the free hand in place), and the
+# safety supervisor rejected every command of the place.
+_STATION_Q = [
+    0.01861, -2.015, 0.8063, 0.99966, -0.00024, -0.00632, -0.02518, 0.00067, -0.01931, -0.51276,
+    0.9517, -0.42744, 0.01992, 9e-05, 0.03144, -0.50713, 0.95138, -0.43224, -0.0318, 0.0009,
+    0.08723, 0.49349, 0.10001, 0.15, 0.0, -0.35, 0.0, -0.0, -0.0, -3e-05, 0.00019, 0.46009,
+    -0.12281, 0.29088, -1.64964, -0.0705, -0.45367, 0.21644, 0.01972, 0.02007,
+]  # fmt: skip
+_STATION_TARGET = [[0.0, 0.0, 1.0, 0.29], [0.0, 1.0, 0.0, -2.0], [-1.0, 0.0, 0.0, 0.957]]
+
+
+@pytest.mark.parametrize('retry', [False, True])
+@pytest.mark.parametrize('other_hand_cost', [0.0, 1.0])
+def test_a_reach_turning_the_waist_keeps_the_free_arm_out_of_the_body(other_hand_cost, retry):
+    """Also without the retry at a lower gain: the wider band alone keeps the arm out."""
+    ik = (
+        WholeBodyIK()
+        if retry
+        else WholeBodyIK(settings=IKSettings(self_collision_retry_gain=0.85))
+    )
+    q0 = np.array(_STATION_Q)
+    T = np.vstack([np.array(_STATION_TARGET), [0.0, 0.0, 0.0, 1.0]])
+    margin = ik.settings.self_collision_margin
+    assert self_collision_distance(ik.kin, q0) > 0.5 * margin
+    res = ik.solve_hand_pose('right', T, q0, other_hand_cost=other_hand_cost)
+    assert res.position_error < 0.01
+    assert self_collision_distance(ik.kin, np.asarray(res.q)) > 0.5 * margin
+
+
+def test_a_reach_near_the_body_is_solved_again_with_smaller_steps():
+    """Reaching beside the hip from standing: at mink's gain the linearised limit let the
+    forearm end 4 mm from the body (margin 2 cm); the retry with the lower gain keeps 1 cm."""
+    T = np.eye(4)
+    T[:3, 3] = (0.14, -0.20, 0.95)
+    T[:3, :3] = [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]
+    no_retry = WholeBodyIK(settings=IKSettings(self_collision_retry_gain=0.85))
+    q0 = no_retry.kin.standing_q()
+    first = no_retry.solve_hand_pose('right', T, q0)
+    margin = no_retry.settings.self_collision_margin
+    assert self_collision_distance(no_retry.kin, np.asarray(first.q)) < 0.5 * margin
+    res = WholeBodyIK().solve_hand_pose('right', T, q0)
+    assert res.position_error < 0.005
+    assert self_collision_distance(no_retry.kin, np.asarray(res.q)) >= 0.5 * margin
+
+
+def test_ik_collision_settings_are_checked():
+    with pytest.raises(ValueError, match='self_collision_gain'):
+        IKSettings(self_collision_gain=0.0)
+    with pytest.raises(ValueError, match='self_collision_retry_gain'):
+        IKSettings(self_collision_retry_gain=1.5)
+    with pytest.raises(ValueError, match='self_collision_detection'):
+        IKSettings(self_collision_detection=-0.1)

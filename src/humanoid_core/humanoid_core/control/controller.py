@@ -760,6 +760,18 @@ class WholeBodyController:
                 f'{math.degrees(res.rotation_error):.1f} deg, CoM margin '
                 f'{100 * res.com_margin:.1f} cm'
             )
+        # The arms must not end in the body (the safety supervisor rejects such commands
+        # and the move stalls): a solution nearer than the path clearance, from a start that
+        # kept it, is refused instead of commanded.
+        assert self._qm is not None
+        reach_d = self_collision_distance(self.kin, np.asarray(res.q))
+        if reach_d < min(SELF_PATH_CLEARANCE, self_collision_distance(self.kin, self._qm) - 0.001):
+            return (
+                f'IK cannot reach the target without an arm {100 * -reach_d:.1f} cm into the body'
+                if reach_d < 0.0
+                else f'IK cannot reach the target without an arm '
+                f'within {100 * reach_d:.1f} cm of the body'
+            )
         st['q_sol'] = np.asarray(res.q).copy()
         goal = np.asarray(res.q)[self._qidx]
         vias = [] if 'via_done' in st else self._waypoints(st['hand'], goal)

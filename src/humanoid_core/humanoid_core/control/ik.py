@@ -68,6 +68,18 @@ class IKSettings:
     max_iterations: int = 300
     walk_iterations: int = 3
     self_collision_margin: float = 0.02  # m between arm and body geoms
+    # Pairs nearer than margin + this enter the collision constraint. One QP step can move a
+    # hand 10 cm or more (a waist rotation): with 5 cm, the free arm of a reach jumped from
+    # outside that band 4-6 cm into the pelvis and thigh in one step (placing on the station,
+    # in-process trace), and the constraint, relaxed once penetrating, never pulled it out.
+    self_collision_detection: float = 0.15
+    # Share of the remaining gap one QP step may close (mink's velocity-damper gain). The
+    # distance is linearised per step: at mink's 0.85 a reach beside the hip ended with the
+    # forearm 4 mm from the body in 5 steps despite the 2 cm margin; at 0.3, 13 mm. Lower
+    # gains slow convergence elsewhere, so a result nearer than half the margin is solved
+    # again with the retry gain.
+    self_collision_gain: float = 0.85
+    self_collision_retry_gain: float = 0.3
     solver: str = 'daqp'
 
     def __post_init__(self) -> None:
@@ -81,6 +93,14 @@ class IKSettings:
         ):
             if not getattr(self, name) > 0.0:
                 raise ValueError(f'IKSettings.{name} must be positive, got {getattr(self, name)}')
+        for name in ('self_collision_gain', 'self_collision_retry_gain'):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f'IKSettings.{name} must be in (0, 1], got {getattr(self, name)}')
+        if not self.self_collision_detection >= 0.0:
+            raise ValueError(
+                f'IKSettings.self_collision_detection must be >= 0, got '
+                f'{self.self_collision_detection}'
+            )
         if self.max_iterations < 1 or self.walk_iterations < 1:
             raise ValueError('IKSettings iteration counts must be >= 1')
 
@@ -150,11 +170,15 @@ class WholeBodyIK:
         # Reaching also keeps the hands/forearms off the body and off the other arm.
         self.hand_limits: list[mink.Limit] = list(self.limits)
         pairs = self_collision_pairs(self.model)
+        self._self_pairs = bool(pairs)
         if pairs:
             self.hand_limits.append(
                 mink.CollisionAvoidanceLimit(
                     self.model, pairs, minimum_distance_from_collisions=s.self_collision_margin,
-                    collision_detection_distance=s.self_collision_margin + 0.05,
+                    collision_detection_distance=(
+                        s.self_collision_margin + s.self_collision_detection
+                    ),
+                    gain=s.self_collision_gain,
                 )
             )  # fmt: skip
         if velocity_limits:
@@ -215,6 +239,37 @@ class WholeBodyIK:
         """
         if hand not in HAND_SIDES:
             raise ValueError(f'hand must be one of {HAND_SIDES}, got {hand!r}')
+        res = self._solve_hand_pose(hand, target_pose, q_init, max_iterations, other_hand_cost)
+        keep = 0.5 * self.settings.self_collision_margin
+        if self._self_pairs and self_collision_distance(self.kin, res.q) < keep <= (
+            self_collision_distance(self.kin, self._check_q(q_init))
+        ):
+            # The linearised collision limit let an arm come nearer the body than the margin
+            # (large steps near it): again with smaller steps towards the body.
+            limit = self.hand_limits[-1]
+            assert isinstance(limit, mink.CollisionAvoidanceLimit)
+            limit.gain = self.settings.self_collision_retry_gain
+            try:
+                again = self._solve_hand_pose(
+                    hand, target_pose, q_init, max_iterations, other_hand_cost
+                )
+            finally:
+                limit.gain = self.settings.self_collision_gain
+            if self_collision_distance(self.kin, again.q) > self_collision_distance(
+                self.kin, res.q
+            ):
+                res = again
+        return res
+
+    def _solve_hand_pose(
+        self,
+        hand: str,
+        target_pose: object,
+        q_init: FloatArray,
+        max_iterations: int | None,
+        other_hand_cost: float,
+    ) -> HandIKResult:
+        """One solve of `solve_hand_pose` with the current limits."""
         T_target = as_transform(target_pose)
         s = self.settings
         t0 = time.perf_counter()
