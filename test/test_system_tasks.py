@@ -4,8 +4,9 @@ judged on simulator ground truth:
 
 1. "put the red cube in the tray" succeeds and the cube is in the tray;
 2. an unknown object is reported (UNKNOWN_OBJECT) and nothing moves;
-3. a grasp made to fail on purpose (sim fault injection: objects slippery during the next
-   grasp) is re-planned and the task still succeeds.
+3. a grasp made to fail on purpose (sim fault injection: objects and that hand's fingers
+   slippery from the next grasp until the hand opens) is re-planned and the task still
+   succeeds.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from humanoid_bringup.task_view import error_name
 from humanoid_core.planning.suite import Predicate
 from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
 from humanoid_core.world.scene import initial_world
+import numpy as np
 import pytest
 from testutil import real_time_factor
 
@@ -91,16 +93,19 @@ def test_red_cube_into_tray(stack):
     wait_until(lambda: False, timeout=1.5)
     verdict = judge([Predicate('in', ('red_cube', 'tray'))], _world(obs))
     assert verdict.ok, f'ground truth: {obs.ground_truth()["red_cube"]}'
+    # the world model's belief agrees (what `humanoid bench tasks` records for a failure)
+    belief = obs.belief()
+    assert 'in(red_cube, tray)' in belief['relations'], belief
+    seen = np.array(belief['objects']['red_cube']['position_mm']) / 1000.0
+    assert np.linalg.norm(seen[:2] - np.array(obs.ground_truth()['red_cube'][0][:2])) < 0.03
     tilt = obs.tilt()
     assert tilt is not None and tilt < 0.5, f'robot fell (pelvis tilt {tilt} rad)'
 
 
-@pytest.mark.xfail(
-    reason='known flaky (1 of 3 runs failed in a clean CI run): after the re-planned place, '
-    'the arm still covers the tray and the effect check (in(blue_cube, tray) in world_state) '
-    'can time out; the re-plan itself happens every time',
-    strict=False,
-)
+# (Was an expected failure, "flaky": the injected failure itself did not work. MuJoCo takes the
+# larger friction of two touching geoms, so slippery objects against the finger pads' 1.8 still
+# held, and the 2 s slip window could end before the lift. The hand's finger geoms now go
+# slippery too, until that gripper opens: 4 of 4 runs re-planned and succeeded, 2026-11-27.)
 def test_failed_grasp_is_replanned(stack):
     st, obs = stack
     _reset(obs)
@@ -108,6 +113,6 @@ def test_failed_grasp_is_replanned(stack):
     result = obs.run_task('put the blue cube in the tray', timeout=400)
     assert result is not None, st.log_tail(40)
     assert error_name(result.error_code) == 'SUCCESS', result.message
-    assert 're-plan' in result.message, result.message
+    assert 're-plan' in result.message, result.message + '\n' + st.log_tail(40)
     wait_until(lambda: False, timeout=1.5)
     assert judge([Predicate('in', ('blue_cube', 'tray'))], _world(obs)).ok

@@ -51,7 +51,10 @@ GROUND_TRUTH_RATE = 10.0  # Hz (sim time)
 OVERVIEW = 'overview'
 OVERVIEW_SIZE = (480, 360)
 SLIP_FRICTION = 0.02  # object friction during an injected grasp failure
-SLIP_TIME = 2.0  # s (sim time)
+# s (sim time): the longest an injected slip lasts; it ends earlier when that gripper opens.
+# (A fixed 2 s ended before the lift when the grasp and the next motion took longer, at half
+# speed on a 2-core machine, and the "failed" grasp held: the system test saw no re-plan.)
+SLIP_TIME = 20.0
 DIAGNOSTICS_PERIOD = 1.0  # s (wall time)
 # A stamped trajectory applied this long (sim time) after its stamp counts as late: the
 # controller streams 10 ms of reference ahead while walking, and gaps above 2 periods are what
@@ -143,8 +146,8 @@ class MujocoSimNode(Node):
         self.pub_overview = pub(Image, 'sim/overview/image_raw', CAMERA_QOS)
         self.create_service(Trigger, 'sim/fail_next_grasp', self._on_fail_next_grasp)
         self._fail_grasps = 0
-        self._slip: tuple[float, dict[int, float]] | None = None  # (until, geom -> friction)
-        self._gripper_cmd = {hand: 1.0 for hand in self._hands}
+        # (until, hand, geom -> friction)
+        self._slip: tuple[float, str, dict[int, float]] | None = None
         self._overview_due = False
 
         self.pub_description.publish(String(data=render_urdf(hardware='mujoco')))
@@ -235,16 +238,25 @@ class MujocoSimNode(Node):
         width = float(msg.data)
 
         def apply() -> None:
+            # Closing = narrower than the fingers' current target (not the previous command:
+            # with no command yet, or after a reset, the first opening counted as the closing
+            # and an injected grasp failure was spent on it; the system test then saw no
+            # re-plan).
+            from humanoid_core.sim.backend import gripper_joint_names  # after GL setup
+
+            targets = self.backend.targets
+            before = sum(targets.get(j, 0.0) for j in gripper_joint_names(hand))
             try:
                 applied = self.backend.set_gripper(hand, width)
             except ValueError as exc:
                 self.get_logger().error(f'rejected gripper/{hand}/command: {exc}')
                 return
-            closing = applied < self._gripper_cmd.get(hand, 1.0) - 1e-3
-            self._gripper_cmd[hand] = applied
+            closing = applied < before - 1e-3
             if closing and self._fail_grasps > 0:
                 self._fail_grasps -= 1
-                self._start_slip()
+                self._start_slip(hand)
+            elif applied > before + 1e-3 and self._slip is not None and self._slip[1] == hand:
+                self._end_slip()  # the hand lets go: the failed grasp is over
             if abs(applied - width) > 1e-9:
                 self.get_logger().warn(
                     f'gripper/{hand}/command {width:.4f} m clamped to {applied:.4f} m'
@@ -253,31 +265,36 @@ class MujocoSimNode(Node):
         self._commands.append(apply)
 
     def _on_fail_next_grasp(self, request: Trigger.Request, response: Trigger.Response) -> Any:
-        """Fault injection: the next gripper closing finds every object slippery for
-        SLIP_TIME s of sim time, so that grasp fails (tests the planner's re-planning)."""
+        """Fault injection: the next gripper closing finds every object slippery until that
+        gripper opens again (at most SLIP_TIME s of sim time), so that grasp fails (tests the
+        planner's re-planning)."""
         self._fail_grasps += 1
         response.success = True
         response.message = f'{self._fail_grasps} grasp(s) will fail'
         self.get_logger().warn(f'fault injection: {response.message}')
         return response
 
-    def _start_slip(self) -> None:
+    def _start_slip(self, hand: str) -> None:
+        # MuJoCo takes the larger friction of two touching geoms: the objects' and this hand's
+        # finger geoms both go slippery (with the objects' alone, the finger pads' 1.8 held the
+        # cube and the injected failure never happened).
         m = self.backend.model
         saved: dict[int, float] = {}
-        for name in self.backend.names.objects:
-            body = m.body(name).id
-            for g in range(m.ngeom):
-                if m.geom_bodyid[g] == body:
-                    saved[g] = float(m.geom_friction[g, 0])
-                    m.geom_friction[g, 0] = SLIP_FRICTION
-        self._slip = (self.backend.time + SLIP_TIME, saved)
+        bodies = {m.body(name).id for name in self.backend.names.objects}
+        fingers = f'{hand}_gripper_finger'
+        bodies |= {b for b in range(m.nbody) if m.body(b).name.startswith(fingers)}
+        for g in range(m.ngeom):
+            if int(m.geom_bodyid[g]) in bodies:
+                saved[g] = float(m.geom_friction[g, 0])
+                m.geom_friction[g, 0] = SLIP_FRICTION
+        self._slip = (self.backend.time + SLIP_TIME, hand, saved)
         self.get_logger().warn('fault injection: objects slippery, this grasp will fail')
 
     def _end_slip(self) -> None:
         if self._slip is None:
             return
         m = self.backend.model
-        for g, friction in self._slip[1].items():
+        for g, friction in self._slip[2].items():
             m.geom_friction[g, 0] = friction
         self._slip = None
 
