@@ -163,6 +163,11 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
             planner_latency_ms=round(1000.0 * result.planning_time, 2),
             message=result.message,
         )
+        if not success:  # what the robot believed and what was true, to trace the failure
+            entry['belief'] = observer.belief()
+            entry['truth_mm'] = {
+                k: [round(1000.0 * v) for v in pos] for k, (pos, _yaw) in truth1.items()
+            }
         return entry
     finally:
         entry['wall_s'] = round(time.monotonic() - t0, 2)

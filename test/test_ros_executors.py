@@ -56,6 +56,26 @@ def test_error_during_shutdown_ends_quietly(context):
     assert _spin_with(context, shutting_down) is None
 
 
+def test_interrupt_inside_deserialization_ends_quietly(context):
+    # SIGINT's KeyboardInterrupt raised inside rclpy's deserialize_message comes out as a
+    # TypeError caused by it (safety supervisor log, task benchmark)
+    def interrupted() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise TypeError('Unable to convert function return value to a Python type!') from exc
+
+    assert _spin_with(context, interrupted) is None
+
+
+def test_type_error_while_running_is_raised(context):
+    def broken() -> None:
+        raise TypeError('a real bug in a callback')
+
+    raised = _spin_with(context, broken)
+    assert isinstance(raised, TypeError) and 'real bug' in str(raised)
+
+
 def test_error_while_running_is_raised(context):
     def broken() -> None:
         raise RuntimeError('a real bug in a callback')

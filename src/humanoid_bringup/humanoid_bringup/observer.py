@@ -174,6 +174,31 @@ class Observer:
         with self._lock:
             return () if self.world is None else tuple(sorted(o.id for o in self.world.objects))
 
+    def belief(self) -> dict[str, Any]:
+        """The world model's latest state, compact (for a benchmark's record of a failure):
+        each object's label, position and size (mm), the relations, the hands and the
+        robot's place. Empty before the first world state."""
+        with self._lock:
+            msg = self.world
+        if msg is None:
+            return {}
+        from humanoid_ros.world import world_from_msg
+
+        w = world_from_msg(msg)
+        return {
+            'objects': {
+                o.id: {
+                    'label': o.label,
+                    'position_mm': [round(1000.0 * v) for v in o.position],
+                    'size_mm': [round(1000.0 * v) for v in o.size],
+                }
+                for o in w.objects.values()
+            },
+            'relations': sorted(str(r) for r in w.relations),
+            'held': dict(w.held),
+            'robot_place': w.robot_place,
+        }
+
     def wait_world_settled(self, quiet: float = 2.0, timeout: float = 20.0) -> tuple[str, ...]:
         """Wait until the world model's object ids have stayed the same for `quiet` s (it
         confirms a new object only after several sightings, so right after start-up it may know

@@ -30,6 +30,10 @@ def spin_until_shutdown(node: Node, executor: Executor | None = None) -> None:
     call argument '0' to Python object` (the same as ros/joint_state_publisher#117). Nodes exited
     with code 1 and a traceback at the end of 16 of 358 launches (benchmark logs). Such an
     error once the context is down ends the spin quietly; while it is still up it is raised.
+    The same for the `TypeError: Unable to convert function return value` that
+    `deserialize_message` raises when SIGINT's KeyboardInterrupt lands inside it (the safety
+    supervisor, taking trajectories raw, at the end of a task benchmark run): one caused by a
+    KeyboardInterrupt is a shutdown too.
     """
     try:
         if executor is None:
@@ -38,8 +42,8 @@ def spin_until_shutdown(node: Node, executor: Executor | None = None) -> None:
             executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
-    except RuntimeError:
-        if node.context.ok():
+    except (RuntimeError, TypeError) as exc:
+        if node.context.ok() and not isinstance(exc.__cause__, KeyboardInterrupt):
             raise
 
 
