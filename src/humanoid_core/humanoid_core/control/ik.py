@@ -235,7 +235,9 @@ class WholeBodyIK:
         swing the free arm into a table.
 
         Joint limits always hold in the result. A target out of reach returns the closest
-        configuration found with converged=False and the residual errors.
+        configuration found with converged=False and the residual errors. A result with an arm
+        nearer the body than half `self_collision_margin` (from a start that was not) is solved
+        again with smaller steps towards the body (`self_collision_retry_gain`).
         """
         if hand not in HAND_SIDES:
             raise ValueError(f'hand must be one of {HAND_SIDES}, got {hand!r}')
@@ -255,8 +257,12 @@ class WholeBodyIK:
                 )
             finally:
                 limit.gain = self.settings.self_collision_gain
-            if self_collision_distance(self.kin, again.q) > self_collision_distance(
-                self.kin, res.q
+            # kept if it is clearer of the body and reaches the target about as well (a
+            # clearer result that misses the target would turn a reach into a failure)
+            if (
+                self_collision_distance(self.kin, again.q)
+                > self_collision_distance(self.kin, res.q)
+                and again.position_error <= res.position_error + 0.005
             ):
                 res = again
         return res
