@@ -32,7 +32,7 @@ hk = HandKinematics(limits.self_collision_margin)
 sim = MujocoBackend('lab', control_period=bm.CONTROL_DT)
 ctrl = WholeBodyController()
 run = bm._Runner(sim, ctrl)
-state = {'label': '', 'bad': 0, 'first': None}
+state = {'label': '', 'bad': 0}
 
 
 def tick() -> None:

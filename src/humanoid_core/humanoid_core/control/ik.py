@@ -170,17 +170,15 @@ class WholeBodyIK:
         # Reaching also keeps the hands/forearms off the body and off the other arm.
         self.hand_limits: list[mink.Limit] = list(self.limits)
         pairs = self_collision_pairs(self.model)
-        self._self_pairs = bool(pairs)
+        # kept to lower its gain for a retry (`solve_hand_pose`); None without arm/body geoms
+        self._self_limit: mink.CollisionAvoidanceLimit | None = None
         if pairs:
-            self.hand_limits.append(
-                mink.CollisionAvoidanceLimit(
-                    self.model, pairs, minimum_distance_from_collisions=s.self_collision_margin,
-                    collision_detection_distance=(
-                        s.self_collision_margin + s.self_collision_detection
-                    ),
-                    gain=s.self_collision_gain,
-                )
+            self._self_limit = mink.CollisionAvoidanceLimit(
+                self.model, pairs, minimum_distance_from_collisions=s.self_collision_margin,
+                collision_detection_distance=s.self_collision_margin + s.self_collision_detection,
+                gain=s.self_collision_gain,
             )  # fmt: skip
+            self.hand_limits.append(self._self_limit)
         if velocity_limits:
             self.walk_limits.append(mink.VelocityLimit(self.model, dict(velocity_limits)))
 
@@ -242,14 +240,14 @@ class WholeBodyIK:
         if hand not in HAND_SIDES:
             raise ValueError(f'hand must be one of {HAND_SIDES}, got {hand!r}')
         res = self._solve_hand_pose(hand, target_pose, q_init, max_iterations, other_hand_cost)
+        limit = self._self_limit
+        if limit is None:
+            return res
         keep = 0.5 * self.settings.self_collision_margin
-        if self._self_pairs and self_collision_distance(self.kin, res.q) < keep <= (
-            self_collision_distance(self.kin, self._check_q(q_init))
-        ):
+        d_res = self_collision_distance(self.kin, res.q)
+        if d_res < keep <= self_collision_distance(self.kin, self._check_q(q_init)):
             # The linearised collision limit let an arm come nearer the body than the margin
             # (large steps near it): again with smaller steps towards the body.
-            limit = self.hand_limits[-1]
-            assert isinstance(limit, mink.CollisionAvoidanceLimit)
             limit.gain = self.settings.self_collision_retry_gain
             try:
                 again = self._solve_hand_pose(
@@ -260,8 +258,7 @@ class WholeBodyIK:
             # kept if it is clearer of the body and reaches the target about as well (a
             # clearer result that misses the target would turn a reach into a failure)
             if (
-                self_collision_distance(self.kin, again.q)
-                > self_collision_distance(self.kin, res.q)
+                self_collision_distance(self.kin, again.q) > d_res
                 and again.position_error <= res.position_error + 0.005
             ):
                 res = again
