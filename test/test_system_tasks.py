@@ -106,7 +106,7 @@ def test_red_cube_into_tray(stack):
 # two touching geoms: slippery objects against the finger pads' 1.8 still held); now the hand's
 # fingers go slippery too, until that gripper opens, and the grasp fails every time.
 @pytest.mark.xfail(
-    reason='known flaky: the re-plan now happens every time (4 of 4 passed alone and in the '
+    reason='known flaky: the injected failure now works (4 of 4 passed alone and in the '
     'file), but in a fresh-clone CI run the re-plan failed AMBIGUOUS: the world model held a '
     'ghost second tray (tray_2) after the failed grasp, so "the tray" was ambiguous',
     strict=False,
