@@ -16,7 +16,11 @@ give the metrics:
 * GCR: fraction of goal predicates satisfied on ground truth (expect tasks: 1 or 0).
 
 Prints a table with a progress bar, writes JSON (`overall`: SR, Exec, GCR,
-planner_latency_ms_median, mean times; `tasks`: one entry per task id).
+planner_latency_ms_median, mean times; `tasks`: one entry per task id). The JSON is written
+again after every task (`complete: false` until the last), so a long run that is stopped
+keeps what it measured; `--resume` continues it: the tasks already in the file are kept
+(when the suite, planner, seed and simulator speed match) and only the others are run, and
+the summary covers them all.
 """
 
 from __future__ import annotations
@@ -58,7 +62,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         '--record', action='store_true', help='keep an MCAP recording per task (in --logs)'
     )
+    p.add_argument(
+        '--resume', action='store_true',
+        help='keep the tasks already in --json (same suite, planner, seed and simulator speed) '
+        'and run only the others',
+    )  # fmt: skip
     return p
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """What makes two runs' results comparable: a resumed run must match these."""
+    return {
+        'suite': str(args.suite),
+        'planner': args.planner,
+        'seed': args.seed,
+        'max_speed': args.max_speed,
+        'real_time_factor': None if args.max_speed else args.real_time_factor,
+    }
+
+
+def resumed_entries(path: Path, settings: dict[str, Any], ids: list[str]) -> list[dict[str, Any]]:
+    """The entries of an earlier run in `path` for the task ids `ids`, in their order.
+
+    Raises ValueError naming the problem when the file is not a task-benchmark result or was
+    measured with other settings (the figures would not be comparable).
+    """
+    try:
+        old = json.loads(path.read_text())
+    except FileNotFoundError:
+        return []
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f'cannot resume from {path}: {exc}') from exc
+    if not isinstance(old, dict) or not isinstance(old.get('tasks'), list):
+        raise ValueError(f'cannot resume from {path}: not a `humanoid bench tasks` result')
+    differ = [
+        f'{k} {old.get(k)!r} there, {v!r} now' for k, v in settings.items() if old.get(k) != v
+    ]
+    if differ:
+        raise ValueError(f'cannot resume from {path}: other settings ({"; ".join(differ)})')
+    by_id = {e['id']: e for e in old['tasks'] if isinstance(e, dict) and 'id' in e}
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> dict[str, Any]:
@@ -230,7 +273,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit > 0:
         tasks = tasks[: args.limit]
     registry = SkillRegistry.from_yaml()
+    settings = run_settings(args)
     entries: list[dict[str, Any]] = []
+    if args.resume:
+        if args.json is None:
+            parser.error('--resume needs --json (the result file to continue)')
+        try:
+            entries = resumed_entries(args.json, settings, [t.id for t in tasks])
+        except ValueError as exc:
+            console.print(f'[red]{exc}[/red]')
+            return 2
+        console.print(f'resuming {args.json}: {len(entries)} of {len(tasks)} tasks already run')
+    done_ids = {e['id'] for e in entries}
+    order = {t.id: i for i, t in enumerate(tasks)}
+
+    def write(complete: bool) -> None:
+        if not args.json:
+            return
+        out = dict(settings, complete=complete, overall=summarize(entries), tasks=entries)
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        tmp = args.json.with_name(args.json.name + '.tmp')
+        tmp.write_text(json.dumps(out, indent=2))
+        tmp.replace(args.json)  # never a half-written file when stopped
+
     progress = Progress(
         TextColumn('[bold]tasks'),
         BarColumn(),
@@ -240,11 +305,16 @@ def main(argv: list[str] | None = None) -> int:
         console=console,
     )
     with progress:
-        bar = progress.add_task('tasks', total=len(tasks), current='')
+        bar = progress.add_task('tasks', total=len(tasks), completed=len(done_ids), current='')
         for i, task in enumerate(tasks):
+            if task.id in done_ids:
+                continue
             progress.update(bar, current=f'{task.id}: {task.instruction[:50]}')
             entry = run_one(task, args, i, registry)
+            entry['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
             entries.append(entry)
+            entries.sort(key=lambda e: order[e['id']])
+            write(complete=False)
             mark = '[green]ok[/green]' if entry['success'] else '[red]FAIL[/red]'
             progress.console.print(
                 f'{mark} {task.id}: {entry.get("code")} ({entry["wall_s"]:.0f} s) '
@@ -273,18 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         + ('  simulator at max speed' if args.max_speed else
            f'  simulator at {args.real_time_factor:g} x real time')
     )  # fmt: skip
-    out = {
-        'suite': str(args.suite),
-        'planner': args.planner,
-        'seed': args.seed,
-        'max_speed': args.max_speed,
-        'real_time_factor': None if args.max_speed else args.real_time_factor,
-        'overall': overall,
-        'tasks': entries,
-    }
+    write(complete=True)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2))
         console.print(f'wrote {args.json}')
     return 0
 
