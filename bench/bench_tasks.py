@@ -81,6 +81,23 @@ def run_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def source_version() -> str:
+    """The commit the benchmark runs (`+dirty` with uncommitted changes), recorded with every
+    task: a resumed run may span commits."""
+    import subprocess
+
+    def git(*a: str) -> str:
+        done = subprocess.run(['git', *a], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        return done.stdout.strip() if done.returncode == 0 else ''
+
+    try:
+        commit = git('rev-parse', '--short', 'HEAD')
+        dirty = git('status', '--porcelain', '--untracked-files=no')
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    return (commit or 'unknown') + ('+dirty' if dirty else '')
+
+
 def resumed_entries(path: Path, settings: dict[str, Any], ids: list[str]) -> list[dict[str, Any]]:
     """The entries of an earlier run in `path` for the task ids `ids`, in their order.
 
@@ -285,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         console.print(f'resuming {args.json}: {len(entries)} of {len(tasks)} tasks already run')
     done_ids = {e['id'] for e in entries}
+    version = source_version()
     order = {t.id: i for i, t in enumerate(tasks)}
 
     def write(complete: bool) -> None:
@@ -312,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             progress.update(bar, current=f'{task.id}: {task.instruction[:50]}')
             entry = run_one(task, args, i, registry)
             entry['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
+            entry['commit'] = version
             entries.append(entry)
             entries.sort(key=lambda e: order[e['id']])
             write(complete=False)
