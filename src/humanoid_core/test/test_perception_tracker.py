@@ -379,3 +379,32 @@ def test_object_released_beside_or_over_the_rim_stays_where_it_was_let_go() -> N
         wm.set_hands({'right': HandState(over, 0.048)})
         wm.set_hands({'right': HandState(over, 0.09)})
         assert wm.snapshot().objects['red_cube'].position == pytest.approx(over)
+
+
+def test_the_model_logs_new_moved_and_removed_objects_and_restarts() -> None:
+    """The world model's own events, one line each, to trace a wrong belief from a log."""
+    lines: list[str] = []
+    wm = WorldModel(
+        LAB.places, TrackerConfig(min_hits=2, jump_hits=2, max_unseen_in_view=2.0),
+        log=lines.append,
+    )  # fmt: skip
+    wm.update(seen(CUBE), 0.0)
+    assert lines == []  # one sighting: not reported, nothing to say
+    wm.update(seen(CUBE), 0.1)
+    wm.update(seen(CUBE), 0.2)  # a third sighting is no news
+    assert lines == [
+        'new object red_cube (red cube) at (0.370, 0.220, 0.745) m, '
+        'size (0.050, 0.050, 0.050) m, 2 detection(s)'
+    ]
+    far = replace(CUBE, position=(0.47, 0.22, 0.745))
+    wm.update(seen(far), 0.3)
+    wm.update(seen(far), 0.4)
+    assert lines[1].startswith('red_cube moved 0.10 m (at (0.470, 0.220, 0.745) m')
+    wm.tick(5.0)  # in view (no predicate) and unseen for 4.6 s
+    assert lines[2].startswith('removed red_cube (not seen for 4.6 s in view; last at (0.470')
+    lone = replace(CUBE, position=(0.2, 0.1, 0.745))
+    wm.update(seen(lone), 5.1)  # seen once, never reported: dropped without a word
+    wm.tick(9.0)
+    assert len(lines) == 3
+    wm.update(seen(CUBE), 1.0)
+    assert lines[3].startswith('time jumped back 8.0 s (simulator reset?): restarting')

@@ -98,7 +98,9 @@ class WorldModelNode(Node):
             max_unseen_container=self.p['max_unseen_container'],
         )
         priors = initial.objects.values() if self.p['seed_from_scene'] else ()
-        self.model = WorldModel(initial.places, cfg, priors, self.p['prior_confidence'])
+        self.model = WorldModel(
+            initial.places, cfg, priors, self.p['prior_confidence'], log=self.get_logger().info
+        )
         # (stamp, node clock) of the latest objects message: maps the node clock onto the
         # stamps' clock (sim time from the simulator even when this node runs on wall time)
         self.clock_ref: tuple[float, float] | None = None

@@ -14,6 +14,9 @@ Time going backwards by more than `time_jump_reset` s (a simulator reset restart
 0; a replayed log loops) starts the model afresh from the scene priors, like tf2 clearing its
 buffer on a jump back in time: tracks stamped in the old timeline would never age out.
 Relations (`in`, `on`, `held_by`, `near`) come from `humanoid_core.world.geometry.refresh`.
+The model's own events (an object reported for the first time, a tracked object moved far or
+removed, a restart) go to the optional `log` callable, one line each, so a wrong belief (a
+ghost second tray) can be traced in the node's log.
 No rclpy: time is passed in by the caller.
 """
 
@@ -184,8 +187,10 @@ class WorldModel:
         priors: Iterable[ObjectInfo] = (),
         prior_confidence: float = 0.5,
         now: float | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config or TrackerConfig()
+        self._log = log or (lambda _msg: None)
         self.config.check()
         self.places = dict(places)
         self._priors = tuple(priors)
@@ -210,6 +215,10 @@ class WorldModel:
     def _check_time(self, now: float) -> None:
         jump = self.config.time_jump_reset
         if self._started and jump > 0.0 and now < self.stamp - jump:
+            self._log(
+                f'time jumped back {self.stamp - now:.1f} s (simulator reset?): '
+                'restarting from the scene priors'
+            )
             self._restart(now)
             self.resets += 1
 
@@ -323,8 +332,9 @@ class WorldModel:
                 k += 1
                 tid = f'{base}_{k}'
             track = Track(replace(d, id=tid), stamp, stamp)
-            track.confirmed = self._hits_needed(track) <= 1
             self.tracks[tid] = track
+            if self._hits_needed(track) <= 1:
+                self._confirm(track)
             matched_tracks.add(tid)
         self._age(stamp, visible, seen=matched_tracks)
 
@@ -410,14 +420,23 @@ class WorldModel:
         )
         track.last_seen = max(track.last_seen, stamp)
         track.hits += 1
+        if jump:
+            self._log(f'{track.id} moved {math.dist(old.position, pos):.2f} m ({_at(track)})')
         track.prior = False
-        track.confirmed = track.confirmed or track.hits >= self._hits_needed(track)
+        if not track.confirmed and track.hits >= self._hits_needed(track):
+            self._confirm(track)
         track.decayed_until = 0.0
         track.jump_to, track.jump_count = None, 0
         if track.held_by is not None:
             hand = self.hands.get(track.held_by)
             if hand is not None:
                 track.hold_offset = np.asarray(track.info.position) - np.asarray(hand.position)
+
+    def _confirm(self, track: Track) -> None:
+        track.confirmed = True
+        self._log(
+            f'new object {track.id} ({track.info.label}) {_at(track)}, {track.hits} detection(s)'
+        )
 
     def _age(self, now: float, visible: Visible | None, seen: set[str]) -> None:
         cfg = self.config
@@ -437,7 +456,7 @@ class WorldModel:
                 # it is in view (a vial dropped into the bin was deleted 4 s later, and the
                 # place's effect check failed with the vial in the bin).
                 if unseen > cfg.max_unseen_container:
-                    self._drop(tid)
+                    self._drop(tid, f'not seen for {unseen:.1f} s in view')
                 continue
             in_view = visible is None or visible(t.info.position)
             if in_view:
@@ -447,9 +466,9 @@ class WorldModel:
                     t.info = replace(t.info, confidence=c)
                     t.decayed_until = unseen
                 if t.info.confidence < cfg.expire_confidence or unseen > cfg.max_unseen_in_view:
-                    self._drop(tid)
+                    self._drop(tid, f'not seen for {unseen:.1f} s in view')
             elif cfg.max_unseen_out_of_view > 0.0 and unseen > cfg.max_unseen_out_of_view:
-                self._drop(tid)
+                self._drop(tid, f'not seen for {unseen:.1f} s out of view')
 
     def _drop_into_container(self, track: Track) -> None:
         """A released object whole over a tracked container falls in: its bottom goes down to
@@ -482,8 +501,10 @@ class WorldModel:
             if c.info.is_container and c.confirmed and c.held_by is None:
                 yield c
 
-    def _drop(self, tid: str) -> None:
-        self.tracks.pop(tid, None)
+    def _drop(self, tid: str, why: str) -> None:
+        t = self.tracks.pop(tid, None)
+        if t is not None and t.confirmed:  # unconfirmed ones were never reported
+            self._log(f'removed {tid} ({why}; last {_at(t)})')
 
     # -- output ----------------------------------------------------------------------------
     def reported(self) -> list[Track]:
@@ -530,3 +551,11 @@ class WorldModel:
 
     def mark_published(self, snapshot: WorldSnapshot) -> None:
         self._last_snapshot = snapshot
+
+
+def _at(track: Track) -> str:
+    """`at (x, y, z) m, size (x, y, z) m` of a track, for the event log."""
+    p, z = track.info.position, track.info.size
+    return (
+        f'at ({p[0]:.3f}, {p[1]:.3f}, {p[2]:.3f}) m, size ({z[0]:.3f}, {z[1]:.3f}, {z[2]:.3f}) m'
+    )
