@@ -205,10 +205,22 @@ def test_object_hidden_behind_the_hand_persists() -> None:
     hidden = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, depth=depth)
     wm.update(seen(), 10.0, hidden)
     assert 'red_cube' in wm.snapshot().objects
-    depth[:] = 0.5  # hand gone, the cube is not there: it expires
+    depth[:] = 0.5  # hand gone, the cube is not there: missed from now on, and expires
     shown = in_camera_view(pose, 400.0, 400.0, 320.0, 240.0, 640, 480, depth=depth)
+    lines: list[str] = []
+    wm._log = lines.append
     wm.update(seen(), 10.1, shown)
+    # the 10 s behind the hand are not missed time (it was removed at once, and came back as
+    # a new object a frame later when the detector saw it)
+    assert 'red_cube' in wm.snapshot().objects
+    wm.update(seen(), 10.4, shown)
+    assert wm.snapshot().objects['red_cube'].confidence == pytest.approx(0.95)  # grace 0.5 s
+    wm.update(seen(), 12.2, shown)
     assert 'red_cube' not in wm.snapshot().objects
+    assert lines == [
+        'removed red_cube (missed for 2.2 s in view; last at (0.370, 0.220, 0.745) m, '
+        'size (0.050, 0.050, 0.050) m)'
+    ]
 
 
 def test_bad_config_names_the_field() -> None:
@@ -342,6 +354,15 @@ def test_object_in_a_container_missed_in_view_is_kept_like_the_container() -> No
     assert 'vial_2' not in snap.objects
     wm.update([bin_], 6.0 + cfg.max_unseen_container, lambda p: True)
     assert 'yellow_vial' not in wm.snapshot().objects
+    # out of view (the robot walked away), the bin and what is in it persist however long,
+    # and are kept again for as long when back in view
+    wm = WorldModel(LAB.places, cfg)
+    wm.update([bin_, inside], 0.0, lambda p: True)
+    wm.tick(100.0, lambda p: False)
+    wm.update([], 100.2, lambda p: True)
+    assert wm.snapshot().has('yellow_vial', 'in', 'bin')
+    wm.tick(100.0 + cfg.max_unseen_container + 0.5, lambda p: True)
+    assert wm.snapshot().objects == {}
 
 
 def test_object_released_over_the_bin_falls_into_it() -> None:
@@ -401,7 +422,7 @@ def test_the_model_logs_new_moved_and_removed_objects_and_restarts() -> None:
     wm.update(seen(far), 0.4)
     assert lines[1].startswith('red_cube moved 0.10 m (at (0.470, 0.220, 0.745) m')
     wm.tick(5.0)  # in view (no predicate) and unseen for 4.6 s
-    assert lines[2].startswith('removed red_cube (not seen for 4.6 s in view; last at (0.470')
+    assert lines[2].startswith('removed red_cube (missed for 4.6 s in view; last at (0.470')
     lone = replace(CUBE, position=(0.2, 0.1, 0.745))
     wm.update(seen(lone), 5.1)  # seen once, never reported: dropped without a word
     wm.tick(9.0)

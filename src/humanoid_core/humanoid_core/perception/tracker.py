@@ -6,9 +6,10 @@ single track re-identifies it at any distance, so an object moved while unseen k
 such a jump needs `jump_hits` consecutive frames that agree on the new place, so one spurious
 detection - the robot's own grey arm taken for the tray - does not teleport a tracked object).
 Tracks not seen in a frame where they should have been visible (the caller's `visible`
-predicate: inside the camera view) keep their state for `occlusion_grace` seconds, then lose
-confidence exponentially and are removed below `expire_confidence` or after
-`max_unseen_in_view`; tracks out of view persist (`max_unseen_out_of_view`, 0 = forever).
+predicate: inside the camera view, not hidden) keep their state for `occlusion_grace` seconds,
+then lose confidence exponentially and are removed below `expire_confidence` or after
+`max_unseen_in_view`; only the time missed while visible counts, so a track hidden for a while
+gets its grace again; tracks out of view persist (`max_unseen_out_of_view`, 0 = forever).
 Held objects (gripper closed around them at the grasp frame) follow the hand and never expire.
 Time going backwards by more than `time_jump_reset` s (a simulator reset restarts its clock at
 0; a replayed log loops) starts the model afresh from the scene priors, like tf2 clearing its
@@ -123,7 +124,13 @@ class Track:
     held_by: str | None = None
     hold_offset: np.ndarray = field(default_factory=lambda: np.zeros(3))
     decayed_until: float = 0.0
-    """Unseen time (s) up to which the confidence decay has been applied."""
+    """Missed time (s, see `hidden_until`) up to which the confidence decay has been
+    applied."""
+    hidden_until: float = -math.inf
+    """The last time the track could not be seen (out of view, or hidden behind something
+    nearer). Only the time since then, while it should have been seen, counts as missed: an
+    object hidden behind the arm for 16 s was removed at the first frame it was in view
+    again, and came back as a new object a frame later."""
     confirmed: bool = False
     """Reported in snapshots (a scene prior, or seen min_hits times); stays so."""
     jump_to: tuple[float, float, float] | None = None
@@ -444,31 +451,29 @@ class WorldModel:
             t = self.tracks[tid]
             if tid in seen or t.held_by is not None:
                 continue
-            unseen = now - t.last_seen
-            in_view_container = (
-                t.info.is_container
-                and t.confirmed
-                and (visible is None or visible(t.info.position))
-            )
-            if in_view_container or self._in_container(t):
+            if visible is not None and not visible(t.info.position):
+                # out of view or hidden: it persists, and its misses start again when seen
+                t.hidden_until, t.decayed_until = now, 0.0
+                unseen = now - t.last_seen
+                if cfg.max_unseen_out_of_view > 0.0 and unseen > cfg.max_unseen_out_of_view:
+                    self._drop(tid, f'not seen for {unseen:.1f} s out of view')
+                continue
+            missed = now - max(t.last_seen, t.hidden_until)
+            if (t.info.is_container and t.confirmed) or self._in_container(t):
                 # A container missed in view (an arm over it), or an object in a tracked
                 # container: its walls and what lies on it hide it from the camera although
                 # it is in view (a vial dropped into the bin was deleted 4 s later, and the
                 # place's effect check failed with the vial in the bin).
-                if unseen > cfg.max_unseen_container:
-                    self._drop(tid, f'not seen for {unseen:.1f} s in view')
+                if missed > cfg.max_unseen_container:
+                    self._drop(tid, f'missed for {missed:.1f} s in view')
                 continue
-            in_view = visible is None or visible(t.info.position)
-            if in_view:
-                dt = unseen - max(cfg.occlusion_grace, t.decayed_until)
-                if dt > 0.0:
-                    c = t.info.confidence * math.exp(-cfg.decay_rate * dt)
-                    t.info = replace(t.info, confidence=c)
-                    t.decayed_until = unseen
-                if t.info.confidence < cfg.expire_confidence or unseen > cfg.max_unseen_in_view:
-                    self._drop(tid, f'not seen for {unseen:.1f} s in view')
-            elif cfg.max_unseen_out_of_view > 0.0 and unseen > cfg.max_unseen_out_of_view:
-                self._drop(tid, f'not seen for {unseen:.1f} s out of view')
+            dt = missed - max(cfg.occlusion_grace, t.decayed_until)
+            if dt > 0.0:
+                c = t.info.confidence * math.exp(-cfg.decay_rate * dt)
+                t.info = replace(t.info, confidence=c)
+                t.decayed_until = missed
+            if t.info.confidence < cfg.expire_confidence or missed > cfg.max_unseen_in_view:
+                self._drop(tid, f'missed for {missed:.1f} s in view')
 
     def _drop_into_container(self, track: Track) -> None:
         """A released object whole over a tracked container falls in: its bottom goes down to
