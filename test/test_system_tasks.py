@@ -68,6 +68,17 @@ def _world(obs):
     return ground_truth_world(initial_world('lab'), obs.ground_truth(), robot[:3])
 
 
+def _world_events(st, last: int = 30) -> str:
+    """The world model's event lines (objects new, moved, removed) in the stack's log."""
+    try:
+        lines = st.log_path.read_text(errors='replace').splitlines()
+    except OSError:
+        return '(no stack log)'
+    keys = ('new object', 'removed ', ' moved ', 'time jumped back')
+    events = [x for x in lines if '[world_model]' in x and any(k in x for k in keys)]
+    return '\n'.join(events[-last:]) or '(none)'
+
+
 def _reset(obs, seed: int = -1) -> None:
     assert obs.reset_sim(seed)
     wait_until(lambda: False, timeout=3.0)  # settle; perception sees the reset scene
@@ -117,7 +128,13 @@ def test_failed_grasp_is_replanned(stack):
     assert obs.fail_next_grasp()
     result = obs.run_task('put the blue cube in the tray', timeout=400)
     assert result is not None, st.log_tail(40)
-    assert error_name(result.error_code) == 'SUCCESS', result.message
-    assert 're-plan' in result.message, result.message + '\n' + st.log_tail(40)
+    # on a failure: the world model's own events (a ghost tray_2 once made the re-plan
+    # ambiguous) and its belief, beside the stack's last lines
+    why = (
+        f'{result.message}\nworld model events:\n{_world_events(st)}\n'
+        f'belief: {obs.belief()}\n{st.log_tail(30)}'
+    )
+    assert error_name(result.error_code) == 'SUCCESS', why
+    assert 're-plan' in result.message, why
     wait_until(lambda: False, timeout=1.5)
     assert judge([Predicate('in', ('blue_cube', 'tray'))], _world(obs)).ok
