@@ -566,7 +566,7 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
     'on 2026-11-26 here: ankle pitch kp 2.0 1 of 8 runs passed, kp 0.7 3 of 4 (but it broke '
     'side-stepping), kp 1.3 (default) 1 of 3; in-process with a model of the late link 12 of 12 '
     'at kp 1.3 and 0.7 (src/humanoid_core/test/test_walking_latency.py). Since the test stack '
-    'runs the simulator at half speed below 4 CPUs (2026-11-27) it passed in every run seen (4 '
+    'runs the simulator at half speed below 4 CPUs (2026-11-27) it passed in every run seen (5 '
     'fresh-clone CI runs, 2 alone); the mark stays until the record is longer',
 )
 def test_estop_while_walking(stack: FaultStack) -> None:
