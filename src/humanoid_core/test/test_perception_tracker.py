@@ -429,3 +429,28 @@ def test_the_model_logs_new_moved_and_removed_objects_and_restarts() -> None:
     assert len(lines) == 3
     wm.update(seen(CUBE), 1.0)
     assert lines[3].startswith('time jumped back 8.0 s (simulator reset?): restarting')
+
+
+def test_a_container_taken_for_another_label_inside_it_is_ignored() -> None:
+    """Seen at the station: the white bin's shaded inside was taken for the grey tray; the
+    tray (tracked on the bench, out of view) jumped 1.9 m into the bin and the bin was "full"
+    for the place. A tray cannot be inside the bin (0.30 m long, the bin 0.26 m): such a
+    detection is ignored. A container that fits in another is still tracked."""
+    lines: list[str] = []
+    wm = WorldModel(LAB.places, TrackerConfig(min_hits=1, jump_hits=3), log=lines.append)
+    bin_ = LAB.objects['bin']
+    wm.update(seen(TRAY, bin_), 0.0)
+    bx, by, bz = bin_.position
+    fake = replace(TRAY, id='', position=(bx - 0.04, by + 0.05, bz - 0.03), confidence=0.6)
+    for k in range(1, 8):
+        wm.update(seen(bin_, fake), 0.2 * k, lambda p: p[1] < -1.0)  # the station in view
+    snap = wm.snapshot()
+    assert snap.objects['tray'].position == pytest.approx(TRAY.position)  # not moved
+    assert [o for o in snap.objects if o.startswith('tray')] == ['tray']
+    assert snap.has('tray', 'on', 'bench') and not snap.related('bin', 'in')
+    assert not any('moved' in x for x in lines), lines
+    # a small container that fits in the bin is no such part
+    box = replace(TRAY, id='', label='box', size=(0.1, 0.12, 0.05), position=(bx, by, bz))
+    for k in range(2):
+        wm.update(seen(bin_, box), 2.0 + 0.2 * k, lambda p: p[1] < -1.0)
+    assert 'box' in wm.snapshot().objects

@@ -312,6 +312,8 @@ class WorldModel:
                 matched_dets.add(i)
                 matched_tracks.add(inside.id)
                 inside.last_seen = max(inside.last_seen, stamp)
+            elif self._mislabelled_part(d) is not None:
+                matched_dets.add(i)  # ignored: it would move or double the other container
         # re-identify by unique label at any distance (moved while unseen), once confirmed
         jumping: set[str] = set()
         for i, d in enumerate(dets):
@@ -395,6 +397,23 @@ class WorldModel:
             if t.info.label != det.label or not t.info.is_container or t.held_by is not None:
                 continue
             if inside_footprint(det.position[:2], t.info.position, t.info.size, t.info.yaw):
+                return t
+        return None
+
+    def _mislabelled_part(self, det: ObjectInfo) -> Track | None:
+        """The tracked container of another label around `det` (a container detection) that
+        `det` could not fit into: then `det` is a part of it taken for another label. The
+        white bin's shaded inside, seen from the station, was taken for the grey tray: the
+        tray (tracked on the bench, out of view) jumped 1.9 m into the bin, and the bin was
+        "full" for the place that followed."""
+        small = sorted(det.size[:2])
+        for t in self._resting_containers():
+            if t.info.label == det.label:
+                continue
+            if not inside_footprint(det.position[:2], t.info.position, t.info.size, t.info.yaw):
+                continue
+            room = sorted(t.info.size[:2])
+            if small[0] > room[0] or small[1] > room[1]:
                 return t
         return None
 
