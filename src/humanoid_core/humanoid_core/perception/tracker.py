@@ -468,7 +468,10 @@ class WorldModel:
         cfg = self.config
         for tid in list(self.tracks):
             t = self.tracks[tid]
-            if tid in seen or t.held_by is not None:
+            if tid in seen:
+                continue
+            if t.held_by is not None:  # the hand says where it is: nothing is missed
+                t.hidden_until, t.decayed_until = now, 0.0
                 continue
             if visible is not None and not visible(t.info.position):
                 # out of view or hidden: it persists, and its misses start again when seen
