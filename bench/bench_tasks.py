@@ -124,8 +124,7 @@ def resumed_entries(path: Path, settings: dict[str, Any], ids: list[str]) -> lis
 def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> dict[str, Any]:
     from humanoid_bringup.observer import Observer
     from humanoid_bringup.stack import Stack, wait_until
-    from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
-    from humanoid_core.world.scene import initial_world
+    from humanoid_core.tasks.judge import judge, moved_objects, tipped_objects
     from humanoid_ros.world import plan_from_msg
 
     env = dict(os.environ)
@@ -199,9 +198,7 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
         exec_frac = (done / planned if planned else None) if code != 'success' else 1.0
         if code != 'success' and planned == 0:
             exec_frac = None
-        world = ground_truth_world(
-            initial_world(task_scene(args)), truth1, robot1[:3] if robot1 else None
-        )
+        world = observer.truth_world(task_scene(args))
         moved = moved_objects(truth0, truth1)
         base_moved = math.dist(robot0[:2], robot1[:2]) if robot0 and robot1 else 0.0
         if task.expect.name == 'SUCCESS':
@@ -228,6 +225,9 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
             entry['truth_mm'] = {
                 k: [round(1000.0 * v) for v in pos] for k, (pos, _yaw) in truth1.items()
             }
+        tipped = tipped_objects(observer.ground_truth_orientations())
+        if tipped:  # knocked over, or lying where it was put
+            entry['tipped'] = tipped
         return entry
     finally:
         entry['wall_s'] = round(time.monotonic() - t0, 2)

@@ -17,8 +17,7 @@ from humanoid_bringup.observer import Observer
 from humanoid_bringup.stack import Stack, wait_until
 from humanoid_bringup.task_view import error_name
 from humanoid_core.planning.suite import Predicate
-from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
-from humanoid_core.world.scene import initial_world
+from humanoid_core.tasks.judge import judge, moved_objects
 import numpy as np
 import pytest
 from testutil import real_time_factor
@@ -64,8 +63,7 @@ def stack(tmp_path_factory):
 
 
 def _world(obs):
-    robot = obs.robot()
-    return ground_truth_world(initial_world('lab'), obs.ground_truth(), robot[:3])
+    return obs.truth_world('lab')
 
 
 def _world_events(st, last: int = 30) -> str:

@@ -166,14 +166,13 @@ def main(argv: list[str] | None = None) -> int:
             pick = np.linspace(0, len(frames) - 1, num=min(8, len(frames))).round().astype(int)
             save_png(out / 'overview_montage.png', montage([frames[i] for i in pick]))
 
-        from humanoid_core.tasks.judge import ground_truth_world, judge, moved_objects
+        from humanoid_core.tasks.judge import judge, moved_objects
         from humanoid_core.world.scene import initial_world
 
         scene_world = initial_world('lab')
         truth_after = observer.ground_truth()
         goals, source = _goals(args.task, result, scene_world)
-        robot = observer.robot()
-        gt_world = ground_truth_world(scene_world, truth_after, robot[:3] if robot else None)
+        gt_world = observer.truth_world('lab')
         verdict = judge(goals, gt_world)
         report['goal_source'] = source
         report['goals_met'] = list(verdict.met)

@@ -74,6 +74,7 @@ class Observer:
         self.overview: list[tuple[float, np.ndarray]] = []
         self.keep_overview = keep_overview
         self.truth: dict[str, tuple[Vec3, float]] = {}
+        self.truth_quat: dict[str, tuple[float, float, float, float]] = {}  # (w, x, y, z)
         self.truth_stamp = 0.0
         self.world: Any = None
         self.odom: tuple[float, float, float, float] | None = None  # x, y, yaw, z
@@ -119,12 +120,15 @@ class Observer:
 
     def _on_truth(self, msg: Any) -> None:
         truth = {}
+        quats = {}
         for o in msg.objects:
             q = o.pose.orientation
             yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
             truth[o.id] = ((o.pose.position.x, o.pose.position.y, o.pose.position.z), yaw)
+            quats[o.id] = (q.w, q.x, q.y, q.z)
         with self._lock:
             self.truth = truth
+            self.truth_quat = quats
             self.truth_stamp = time.monotonic()
 
     def _on_imu(self, msg: Any) -> None:
@@ -158,6 +162,22 @@ class Observer:
     def ground_truth(self) -> dict[str, tuple[Vec3, float]]:
         with self._lock:
             return dict(self.truth)
+
+    def ground_truth_orientations(self) -> dict[str, tuple[float, float, float, float]]:
+        """Each object's (w, x, y, z) orientation in the last `sim/object_poses`."""
+        with self._lock:
+            return dict(self.truth_quat)
+
+    def truth_world(self, scene: str = 'lab') -> Any:
+        """`scene`'s world as the simulator has it now (object poses and orientations, the
+        robot's base), for judging goals (`humanoid_core.tasks.judge`)."""
+        from humanoid_core.tasks.judge import ground_truth_world
+        from humanoid_core.world.scene import initial_world
+
+        with self._lock:
+            truth, quats = dict(self.truth), dict(self.truth_quat)
+        robot = self.robot()
+        return ground_truth_world(initial_world(scene), truth, robot[:3] if robot else None, quats)
 
     def sim_time(self) -> float:
         return self._sim_time

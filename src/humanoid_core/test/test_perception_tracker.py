@@ -461,6 +461,28 @@ def test_a_container_taken_for_another_label_inside_it_is_ignored() -> None:
     assert 'box' in wm.snapshot().objects
 
 
+def test_a_mislabelled_part_overlapping_the_container_is_ignored() -> None:
+    """Re-run of lab task vial-carry-to-bin: a grey detection (0.22 x 0.30 m, the tray's size)
+    centred 4 mm outside the believed bin's footprint moved the tray 2.07 m into the station:
+    the rule tested the centre, not the overlap. A real tray beside the bin is still seen."""
+    lines: list[str] = []
+    wm = WorldModel(LAB.places, TrackerConfig(min_hits=1, jump_hits=3), log=lines.append)
+    bin_ = LAB.objects['bin']
+    wm.update(seen(TRAY, bin_), 0.0)
+    bx, by, bz = bin_.position
+    half = 0.5 * bin_.size[1]
+    fake = replace(TRAY, id='', position=(bx - 0.02, by - half - 0.004, bz - 0.03))
+    for k in range(1, 8):
+        wm.update(seen(bin_, fake), 0.2 * k, lambda p: p[1] < -1.0)
+    assert wm.snapshot().objects['tray'].position == pytest.approx(TRAY.position)
+    assert not any('moved' in x for x in lines), lines
+    # the tray carried to the station and set down 1 cm beside the bin is where it is seen
+    beside = replace(TRAY, id='', position=(bx, by + half + 0.5 * TRAY.size[1] + 0.01, bz))
+    for k in range(8, 14):
+        wm.update(seen(bin_, beside), 0.2 * k, lambda p: p[1] < -1.0)
+    assert wm.snapshot().objects['tray'].position == pytest.approx(beside.position)
+
+
 def test_a_partial_view_of_a_container_neither_moves_it_nor_makes_a_second() -> None:
     """Measured at the station (lab task blue-tray-then-bin): the bin seen in part, centre
     (0.349, -1.842) instead of (0.470, -2.000), moved the bin there after 3 frames; whole

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from humanoid_core.planning.skills import SkillRegistry
@@ -13,8 +14,12 @@ from humanoid_core.tasks.judge import (
     ground_truth_world,
     judge,
     moved_objects,
+    tilt_of,
+    tipped_objects,
+    world_extent,
 )
 from humanoid_core.world.scene import initial_world
+import pytest
 
 SUITES = Path(__file__).resolve().parents[3] / 'config' / 'suites'
 
@@ -64,6 +69,37 @@ def test_lifted_object_is_held_knocked_over_one_is_not():
     # the same cube floating far from the robot is not 'held'
     far = ground_truth_world(world, poses, (-2.0, 0.0, 0.0))
     assert far.held == {'left': None, 'right': None}
+
+
+def test_a_vial_lying_in_the_bin_is_in_it_when_orientation_is_known():
+    """Lab task vial-carry-to-bin (re-run 2026-11-27): the task reported success and the vial
+    lay in the bin's footprint with its centre 748 mm high; taken upright it reached 2 cm
+    below the bin's floor and the judge said "not in the bin". Lying (turned 90 degrees about
+    x) it is in the bin; upright at that height it is not."""
+    world = initial_world('lab')
+    poses = poses_of(world)
+    poses['yellow_vial'] = ((0.433, -1.929, 0.748), 0.0)
+    goal = [Predicate('in', ('yellow_vial', 'bin'))]
+    lying = (math.cos(math.pi / 4), math.sin(math.pi / 4), 0.0, 0.0)
+    upright = (1.0, 0.0, 0.0, 0.0)
+    assert not judge(goal, ground_truth_world(world, poses)).ok
+    assert not judge(goal, ground_truth_world(world, poses, None, {'yellow_vial': upright})).ok
+    gt = ground_truth_world(world, poses, None, {'yellow_vial': lying})
+    assert judge(goal, gt).ok
+    assert gt.obj('yellow_vial').size == pytest.approx((0.04, 0.10, 0.04))
+    assert tipped_objects({'yellow_vial': lying, 'red_cube': upright}) == ['yellow_vial']
+
+
+def test_orientation_helpers():
+    yawed = (math.cos(0.3), 0.0, 0.0, math.sin(0.3))  # 0.6 rad about z: still upright
+    assert tilt_of(yawed) == pytest.approx(0.0, abs=1e-9)
+    assert tilt_of((0.0, 1.0, 0.0, 0.0)) == pytest.approx(math.pi)  # upside down
+    assert tilt_of((2.0, 0.0, 0.0, 0.0)) == 0.0  # not normalized: still a rotation
+    # a 0.1 x 0.2 x 0.3 box turned 90 degrees about z swaps its x and y extents
+    turned = (math.cos(math.pi / 4), 0.0, 0.0, math.sin(math.pi / 4))
+    assert world_extent((0.1, 0.2, 0.3), turned) == pytest.approx((0.2, 0.1, 0.3))
+    with pytest.raises(ValueError, match='zero quaternion'):
+        tilt_of((0.0, 0.0, 0.0, 0.0))
 
 
 def test_goals_from_plan_are_the_created_relations():

@@ -402,27 +402,24 @@ class WorldModel:
         placed beside the bin and judged in the second one. It counts as a sighting and does
         not move the track. The price: a container pushed by less than its own size is not
         moved in the world model until it is seen within `match_radius` of where it is."""
-        reach = max(0.0, 0.5 * min(det.size[0], det.size[1]) - PIECE_OVERLAP)
         for t in self.tracks.values():
             if t.info.label != det.label or not t.info.is_container or t.held_by is not None:
                 continue
-            if inside_footprint(
-                det.position[:2], t.info.position, t.info.size, t.info.yaw, margin=-reach
-            ):
+            if _overlaps(det, t.info):
                 return t
         return None
 
     def _mislabelled_part(self, det: ObjectInfo) -> Track | None:
-        """The tracked container of another label around `det` (a container detection) that
-        `det` could not fit into: then `det` is a part of it taken for another label. The
-        white bin's shaded inside, seen from the station, was taken for the grey tray: the
-        tray (tracked on the bench, out of view) jumped 1.9 m into the bin, and the bin was
-        "full" for the place that followed."""
+        """The tracked container of another label that `det` (a container detection)
+        overlaps (as in `_container_around`) and could not fit into: then `det` is a part of
+        it taken for another label. The white bin's shaded inside, seen from the station, was
+        taken for the grey tray: the tray (tracked on the bench, out of view) jumped 1.9 m into
+        the bin, and the bin was "full" for the place that followed. Testing the centre
+        alone was not enough: a grey detection centred 4 mm outside the believed bin moved
+        the tray again."""
         small = sorted(det.size[:2])
         for t in self._resting_containers():
-            if t.info.label == det.label:
-                continue
-            if not inside_footprint(det.position[:2], t.info.position, t.info.size, t.info.yaw):
+            if t.info.label == det.label or not _overlaps(det, t.info):
                 continue
             room = sorted(t.info.size[:2])
             if small[0] > room[0] or small[1] > room[1]:
@@ -597,4 +594,14 @@ def _at(track: Track) -> str:
     p, z = track.info.position, track.info.size
     return (
         f'at ({p[0]:.3f}, {p[1]:.3f}, {p[2]:.3f}) m, size ({z[0]:.3f}, {z[1]:.3f}, {z[2]:.3f}) m'
+    )
+
+
+def _overlaps(det: ObjectInfo, container: ObjectInfo) -> bool:
+    """Whether `det`'s footprint overlaps `container`'s by more than `PIECE_OVERLAP` (its
+    centre within the container's footprint widened by its smaller half-size less the
+    overlap: the test does not depend on `det`'s yaw, which is unreliable for a part)."""
+    reach = max(0.0, 0.5 * min(det.size[0], det.size[1]) - PIECE_OVERLAP)
+    return inside_footprint(
+        det.position[:2], container.position, container.size, container.yaw, margin=-reach
     )

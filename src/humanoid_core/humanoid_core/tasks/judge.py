@@ -42,6 +42,44 @@ def quat_yaw(q: Sequence[float]) -> float:
     return math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
 
 
+TIPPED = math.radians(20.0)
+"""rad between an object's own z axis and the vertical beyond which it is judged by the extent
+it really has (a vial lying in the bin is in it: taken upright, it reached below the bin's
+floor and was judged not in it)."""
+
+Quat = tuple[float, float, float, float]
+
+
+def tilt_of(q: Sequence[float]) -> float:
+    """Angle (rad) between the z axis of a body with (w, x, y, z) orientation `q` and the
+    world's z axis."""
+    w, x, y, z = q
+    n = w * w + x * x + y * y + z * z
+    if n <= 0.0:
+        raise ValueError(f'orientation {tuple(q)} is not a rotation (zero quaternion)')
+    cos_tilt = 1.0 - 2.0 * (x * x + y * y) / n
+    return math.acos(max(-1.0, min(1.0, cos_tilt)))
+
+
+def world_extent(size: Sequence[float], q: Sequence[float]) -> Vec3:
+    """x, y, z extent in the world of a box of `size` (its own axes) turned by `q`."""
+    w, x, y, z = (float(v) for v in q)
+    n = math.sqrt(w * w + x * x + y * y + z * z)
+    w, x, y, z = w / n, x / n, y / n, z / n
+    rot = (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)),
+        (2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)),
+        (2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)),
+    )
+    ex, ey, ez = (sum(abs(r[j]) * size[j] for j in range(3)) for r in rot)
+    return (ex, ey, ez)
+
+
+def tipped_objects(orientations: Mapping[str, Sequence[float]]) -> list[str]:
+    """Objects tilted more than `TIPPED` from upright (knocked over, lying in a container)."""
+    return sorted(oid for oid, q in orientations.items() if tilt_of(q) > TIPPED)
+
+
 LIFTED = 0.3
 """m above the floor: an object this high that rests on nothing is in a hand."""
 LIFT_CLEAR = 0.02
@@ -54,10 +92,14 @@ def ground_truth_world(
     scene_world: WorldSnapshot,
     poses: Mapping[str, tuple[Vec3, float]],
     robot_pose: Vec3 | None = None,
+    orientations: Mapping[str, Sequence[float]] | None = None,
 ) -> WorldSnapshot:
     """The scene's world with object positions/yaws replaced by ground truth.
 
-    Objects missing from ``poses`` keep their scene pose. Held objects are inferred: an object
+    Objects missing from ``poses`` keep their scene pose. With ``orientations`` ((w, x, y, z)
+    per object), an object tilted more than `TIPPED` takes the world extent of its turned box
+    as its size (yaw 0), so that a vial lying in the bin is in it and one lying on a table is
+    on it; without them objects are taken as upright. Held objects are inferred: an object
     that rests on nothing (no `on`/`in` relation) and floats more than `LIFTED` m above the
     floor within `HOLD_REACH` m of the robot can only be in a hand (nothing else holds things
     up in these scenes); the hand is the one on its side of the robot.
@@ -68,6 +110,9 @@ def ground_truth_world(
             position, yaw = poses[oid]
             x, y, z = position
             obj = replace(obj, position=(float(x), float(y), float(z)), yaw=yaw)
+        q = (orientations or {}).get(oid)
+        if q is not None and tilt_of(q) > TIPPED:
+            obj = replace(obj, size=world_extent(obj.size, q), yaw=0.0)
         objects[oid] = obj
     world = refresh(
         scene_world.replace(
