@@ -125,6 +125,7 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
     from humanoid_bringup.observer import Observer
     from humanoid_bringup.stack import Stack, wait_until
     from humanoid_core.tasks.judge import judge, moved_objects, tipped_objects
+    from humanoid_core.world.scene import initial_world
     from humanoid_ros.world import plan_from_msg
 
     env = dict(os.environ)
@@ -225,7 +226,8 @@ def run_one(task: Any, args: argparse.Namespace, index: int, registry: Any) -> d
             entry['truth_mm'] = {
                 k: [round(1000.0 * v) for v in pos] for k, (pos, _yaw) in truth1.items()
             }
-        tipped = tipped_objects(observer.ground_truth_orientations())
+        scene = initial_world(task_scene(args))  # own sizes (`world` has the turned ones)
+        tipped = tipped_objects(scene, observer.ground_truth_orientations())
         if tipped:  # knocked over, or lying where it was put
             entry['tipped'] = tipped
         return entry

@@ -87,7 +87,10 @@ def test_a_vial_lying_in_the_bin_is_in_it_when_orientation_is_known():
     gt = ground_truth_world(world, poses, None, {'yellow_vial': lying})
     assert judge(goal, gt).ok
     assert gt.obj('yellow_vial').size == pytest.approx((0.04, 0.10, 0.04))
-    assert tipped_objects({'yellow_vial': lying, 'red_cube': upright}) == ['yellow_vial']
+    on_its_side = (math.cos(math.pi / 4), 0.0, math.sin(math.pi / 4), 0.0)  # a cube's face
+    leaning = (math.cos(math.pi / 8), math.sin(math.pi / 8), 0.0, 0.0)  # on an edge, 45 deg
+    turns = {'yellow_vial': lying, 'red_cube': on_its_side, 'blue_cube': leaning, 'tray': upright}
+    assert tipped_objects(world, turns) == ['blue_cube', 'yellow_vial']
 
 
 def test_orientation_helpers():

@@ -75,9 +75,20 @@ def world_extent(size: Sequence[float], q: Sequence[float]) -> Vec3:
     return (ex, ey, ez)
 
 
-def tipped_objects(orientations: Mapping[str, Sequence[float]]) -> list[str]:
-    """Objects tilted more than `TIPPED` from upright (knocked over, lying in a container)."""
-    return sorted(oid for oid, q in orientations.items() if tilt_of(q) > TIPPED)
+def tipped_objects(
+    world: WorldSnapshot, orientations: Mapping[str, Sequence[float]], tolerance: float = 0.01
+) -> list[str]:
+    """Objects of `world` tilted more than `TIPPED` whose height in the world differs from
+    their own by more than `tolerance` m (knocked over, lying in a container): a cube resting
+    on another face is not tipped. `world` has the objects' own sizes (the scene's, not a
+    `ground_truth_world`, whose tipped objects have their turned extents)."""
+    return sorted(
+        oid
+        for oid, q in orientations.items()
+        if oid in world.objects
+        and tilt_of(q) > TIPPED
+        and abs(world_extent(world.obj(oid).size, q)[2] - world.obj(oid).size[2]) > tolerance
+    )
 
 
 LIFTED = 0.3
