@@ -1,16 +1,20 @@
-"""`humanoid bench tasks --resume`: a long suite run continued from its JSON.
+"""`humanoid bench tasks --resume`: a long suite run continued from its JSON; stopping a run.
 
 Runs the real benchmark entry point (`humanoid bench tasks`) with every selected task already
 in the result file, so no stack starts: what is checked is what a resumed run keeps, refuses
-and writes.
+and writes. One test starts a real task and stops the run with SIGTERM mid-task.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+import signal
 import subprocess
+import time
 
+import psutil
+import pytest
 from testutil import ROOT, VENV_BIN
 
 SUITE = ROOT / 'config' / 'suites' / 'lab.yaml'
@@ -103,3 +107,41 @@ def test_resume_needs_a_result_file() -> None:
     done = bench('--tasks', 'red-to-tray', '--resume')
     assert done.returncode == 2
     assert '--resume needs --json' in said(done)
+
+
+@pytest.mark.parametrize('sig', [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_mid_task_stops_the_run_and_its_stack(tmp_path: Path, sig: int) -> None:
+    """SIGTERM (and SIGINT where the shell ignored it: `cmd &` in a script) stops a run like
+    Ctrl-C: the task's stack is shut down, nothing is left running, the exit code is 130.
+    Started in the background by a script, `kill -INT` did nothing and a plain kill left the
+    task's six nodes running."""
+    out, logs = tmp_path / 'lab.json', tmp_path / 'logs'
+    proc = subprocess.Popen(
+        [str(VENV_BIN / 'humanoid'), 'bench', 'tasks', '--suite', str(SUITE), '--tasks',
+         'red-to-tray', '--json', str(out), '--logs', str(logs), '--real-time-factor', '0.5'],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )  # fmt: skip
+    log = logs / 'red-to-tray.log'
+    try:
+        deadline = time.monotonic() + 150.0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if log.exists() and "task: 'put the red cube in the tray'" in log.read_text():
+                break
+            time.sleep(0.5)
+        assert proc.poll() is None, proc.communicate()[0]
+        assert log.exists() and 'task:' in log.read_text(), 'the task was never sent'
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 6, [c.name() for c in children]  # launcher and nodes
+        proc.send_signal(sig)  # SIGINT is ignored here, as in a background job: handled
+        text, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said_ = ' '.join(text.split())
+    assert proc.returncode == 130, said_
+    why = 'interrupted' if sig == signal.SIGINT else f'stopped by signal {int(sig)}'
+    assert f'stopped ({why}): 0 of 1 tasks finished' in said_, said_
+    _gone, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, [p.cmdline()[:3] for p in alive]
+    assert not out.exists()  # no task finished: nothing written

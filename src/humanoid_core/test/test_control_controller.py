@@ -37,7 +37,7 @@ def _wxyz(yaw: float = 0.0) -> tuple[float, float, float, float]:
 class Loop:
     """The controller ticking against the simulator, one 10 ms control period per tick."""
 
-    def __init__(self, seed: int = 0, **config) -> None:
+    def __init__(self, seed: int | None = 0, **config) -> None:
         self.sim = MujocoBackend('lab', seed=seed, control_period=0.01)
         self.ctrl = WholeBodyController(ControllerConfig(**config))
         self.commands: list[Command] = []
@@ -532,3 +532,54 @@ def test_path_check_sees_an_arm_swinging_through_the_body(loop: Loop) -> None:
         assert c._path_clear(*swing(0.5))
     finally:
         c._in_keep_out = keep_out  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize('cube', ['red_cube', 'blue_cube'])
+def test_walking_off_after_a_pick_leaves_the_neighbours_standing(cube: str) -> None:
+    """`lab` suite, 4 of 5 walks to the station after the right hand picked the red cube (on
+    the robot's left): the retract before walking swung the hand, cube hanging below it, out
+    over the vial on the right, lower than it started, and knocked it over (once it was
+    carried to the floor 1 m away). Traced here: the hand passed 0-3 cm from the vial. The
+    retract now goes up first when the joint-space path is not clear (for the blue cube both
+    hands were out in front and the free one goes up first). The walk's first leg must leave
+    the vial where it stands, the cube still in the hand."""
+    from humanoid_core.control.controller import avoid_sets
+    from humanoid_core.planning.skills import SkillRegistry
+
+    loop = Loop(seed=None)
+    c = loop.ctrl
+    registry = SkillRegistry.from_yaml()
+    world = _ground_truth_world(loop.sim)
+    vial0 = np.asarray(loop.sim.object_poses()['yellow_vial'].position)
+    for call in registry.expand(registry.step('pick', cube, 'right'), world):
+        c.set_obstacles(*avoid_sets(_ground_truth_world(loop.sim).objects.values()))
+        g = call.goal
+        if call.action == 'look_at':
+            act = c.look_at(g['target']['point'], g['target']['frame_id'])
+        elif call.action == 'release':
+            act = c.release(g['hand'])
+        elif call.action == 'grasp':
+            act = c.grasp(g['hand'], float(g['max_effort']), str(g['object_id']))
+        else:
+            assert call.action == 'move_hand', call.action
+            t = g['target']
+            x, y, z, w = t['orientation']
+            act = c.move_hand(g['hand'], t['position'], (w, x, y, z), t['frame_id'],
+                              bool(g['position_only']), float(g['duration']))  # fmt: skip
+        loop.run(act, timeout=30.0)
+        assert act.succeeded or call.optional, f'{call.action}: {act.message}'
+    assert c.holding('right')
+    boxes, items = avoid_sets(_ground_truth_world(loop.sim).objects.values())
+    c.set_obstacles(boxes, [b for b in items if b.name != cube])
+    station = world.places['station'].approach
+    act = c.walk_to(*station)
+    t0 = loop.sim.time
+    while act._state.get('phase') in ('prepare', 'walk-start') and loop.sim.time - t0 < 15.0:
+        loop.tick()
+    for _ in range(300):  # 3 s into the first leg (stepping back from the bench)
+        loop.tick()
+    moved = float(np.linalg.norm(loop.sim.object_poses()['yellow_vial'].position - vial0))
+    c.cancel(act)
+    assert not c.fallen
+    assert moved < 0.005, f'the vial moved {100 * moved:.1f} cm'
+    assert c.holding('right')
