@@ -1117,10 +1117,10 @@ class WholeBodyController:
         posture (hand at `target`) without passing near the loose objects and containers:
         first straight up to a height that clears those near it (or 10 cm higher still), then
         to `retracted`; if neither is clear, along a straight line at that height, then to
-        `retracted` (the other hand's retract). Empty when nothing found is clear. The plain joint-space retract swung the hand holding the
-        red cube (on the robot's left) out over the vial on its right, 5 cm lower than its
-        start, and knocked the vial over at the start of 4 of 5 walks to the station in the
-        `lab` suite (traced in-process)."""
+        `retracted` (the other hand's retract). Empty when nothing found is clear. The plain
+        joint-space retract swung the hand holding the red cube (on the robot's left) out
+        over the vial on its right, 5 cm lower than its start, and knocked the vial over at
+        the start of 4 of 5 walks to the station in the `lab` suite (traced in-process)."""
         cfg = self.config
         ends = (T_from[:3, 3], target[:3, 3])
         height = max(float(T_from[2, 3]) + 0.03, float(target[2, 3]))
