@@ -60,7 +60,15 @@ PARAMETERS: list[tuple[str, Any, str, tuple[float, float] | None]] = [
         (0.0, 120.0),
     ),
     ('max_replans', 2, 're-plans after failed steps before the task fails', (0, 10)),
-    ('motion_timeout', 60.0, 'seconds one motion action may take', (0.5, 3600.0)),
+    # A walk from the bench to the station takes 55-60 s of sim time (in-process, 2026-11-27):
+    # at 60 s a carrying walk timed out on arrival in the `lab` suite. The controller itself
+    # ends a motion that is blocked, falls or cannot reach (it does not rely on this timeout).
+    (
+        'motion_timeout',
+        150.0,
+        'seconds one motion action may take (divided by real_time_factor: simulated seconds)',
+        (0.5, 3600.0),
+    ),
     ('check_effects', True, "check each step's effects in the world state after it", None),
     ('effect_settle', 2.0, 'seconds to wait for effects to show in the world state', (0.0, 30.0)),
     (

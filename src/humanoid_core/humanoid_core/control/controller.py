@@ -331,6 +331,14 @@ def _over(box: Box, p: FloatArray, margin: float) -> bool:
     return all(box.min[i] - margin <= p[i] <= box.max[i] + margin for i in (0, 1))
 
 
+def _footprint_distance(box: Box, p: FloatArray) -> float:
+    """Horizontal distance (m) from `p` to `box`'s footprint (0 over it)."""
+    return math.hypot(
+        max(box.min[0] - p[0], 0.0, p[0] - box.max[0]),
+        max(box.min[1] - p[1], 0.0, p[1] - box.max[1]),
+    )
+
+
 def _quat_wxyz_ok(quaternion: Sequence[float]) -> bool:
     arr = np.asarray(quaternion, dtype=float).reshape(-1)
     return arr.size == 4 and bool(np.all(np.isfinite(arr))) and float(np.linalg.norm(arr)) > 1e-6
@@ -920,9 +928,8 @@ class WholeBodyController:
         tops = [
             o.max[2] + self.config.object_clearance + 0.06
             for o in (*self._obstacles, *self._items)
-            if math.hypot(max(o.min[0] - T_goal[0, 3], 0.0, T_goal[0, 3] - o.max[0]),
-                          max(o.min[1] - T_goal[1, 3], 0.0, T_goal[1, 3] - o.max[1])) < 0.5
-        ]  # fmt: skip
+            if _footprint_distance(o, T_goal[:3, 3]) < 0.5
+        ]
         height = min(max([height, *tops]), 1.2)
         chest = np.eye(4)
         local = (0.14, side * 0.2)
@@ -1125,12 +1132,7 @@ class WholeBodyController:
         ends = (T_from[:3, 3], target[:3, 3])
         height = max(float(T_from[2, 3]) + 0.03, float(target[2, 3]))
         for o in (*self._obstacles, *self._items):
-            near = min(
-                math.hypot(max(o.min[0] - p[0], 0.0, p[0] - o.max[0]),
-                           max(o.min[1] - p[1], 0.0, p[1] - o.max[1]))
-                for p in ends
-            )  # fmt: skip
-            if near < 0.5:
+            if min(_footprint_distance(o, p) for p in ends) < 0.5:
                 height = max(height, o.max[2] + cfg.item_clearance + 0.03)
         for h in (height, height + 0.1):
             lift = T_from.copy()
