@@ -367,25 +367,8 @@ class _Runner:
 
     def call(self, call: Any, timeout: float = 30.0) -> Any:
         """Execute one planner motion call; the finished activity."""
-        g, c = call.goal, self.ctrl
-        if call.action == 'look_at':
-            act = c.look_at(g['target']['point'], g['target']['frame_id'])
-        elif call.action == 'release':
-            act = c.release(g['hand'])
-        elif call.action == 'grasp':
-            act = c.grasp(g['hand'], float(g['max_effort']), str(g['object_id']))
-        elif call.action == 'move_hand':
-            t = g['target']
-            x, y, z, w = t['orientation']
-            act = c.move_hand(g['hand'], t['position'], (w, x, y, z), t['frame_id'],
-                              bool(g['position_only']), float(g['duration']))  # fmt: skip
-        elif call.action == 'walk_to':
-            act = c.walk_to(g['x'], g['y'], g['theta'], g['position_tolerance'],
-                            g['angle_tolerance'])  # fmt: skip
-        elif call.action == 'go_to_posture':
-            act = c.go_to_posture(g['posture'], float(g['duration']))
-        else:
-            raise ValueError(f'motion call {call.action!r} not supported by the bench')
+        c = self.ctrl
+        act = c.start_call(call.action, call.goal)
         t0 = self.sim.time
         while not act.done and self.sim.time - t0 < timeout:
             self.tick()

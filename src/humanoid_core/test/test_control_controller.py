@@ -553,19 +553,7 @@ def test_walking_off_after_a_pick_leaves_the_neighbours_standing(cube: str) -> N
     vial0 = np.asarray(loop.sim.object_poses()['yellow_vial'].position)
     for call in registry.expand(registry.step('pick', cube, 'right'), world):
         c.set_obstacles(*avoid_sets(_ground_truth_world(loop.sim).objects.values()))
-        g = call.goal
-        if call.action == 'look_at':
-            act = c.look_at(g['target']['point'], g['target']['frame_id'])
-        elif call.action == 'release':
-            act = c.release(g['hand'])
-        elif call.action == 'grasp':
-            act = c.grasp(g['hand'], float(g['max_effort']), str(g['object_id']))
-        else:
-            assert call.action == 'move_hand', call.action
-            t = g['target']
-            x, y, z, w = t['orientation']
-            act = c.move_hand(g['hand'], t['position'], (w, x, y, z), t['frame_id'],
-                              bool(g['position_only']), float(g['duration']))  # fmt: skip
+        act = c.start_call(call.action, call.goal)
         loop.run(act, timeout=30.0)
         assert act.succeeded or call.optional, f'{call.action}: {act.message}'
     assert c.holding('right')

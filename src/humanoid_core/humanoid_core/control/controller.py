@@ -1149,6 +1149,29 @@ class WholeBodyController:
             return []
         return [*chain, retracted]
 
+    def start_call(self, action: str, goal: Mapping[str, Any]) -> Activity:
+        """Start a planner motion call (`humanoid_core.planning.motion`: `action` and its goal
+        fields, as the ROS action goals have them) on this controller, without ROS: for
+        in-process benchmarks and tests."""
+        g = goal
+        if action == 'look_at':
+            return self.look_at(g['target']['point'], g['target']['frame_id'])
+        if action == 'release':
+            return self.release(g['hand'])
+        if action == 'grasp':
+            return self.grasp(g['hand'], float(g['max_effort']), str(g['object_id']))
+        if action == 'move_hand':
+            t = g['target']
+            x, y, z, w = t['orientation']
+            return self.move_hand(g['hand'], t['position'], (w, x, y, z), t['frame_id'],
+                                  bool(g['position_only']), float(g['duration']))  # fmt: skip
+        if action == 'walk_to':
+            return self.walk_to(g['x'], g['y'], g['theta'], g['position_tolerance'],
+                                g['angle_tolerance'])  # fmt: skip
+        if action == 'go_to_posture':
+            return self.go_to_posture(g['posture'], float(g['duration']))
+        raise ValueError(f'motion call {action!r} has no controller activity')
+
     def go_to_posture(self, name: str, duration: float = 0.0) -> Activity:
         """Move the body to posture `name` from config/postures.yaml."""
         with self._lock:
