@@ -26,7 +26,6 @@ the summary covers them all.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 import json
 import math
 import os
@@ -275,39 +274,6 @@ def summarize(entries: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run_all(
-    tasks: list[Any],
-    done_ids: set[str],
-    args: argparse.Namespace,
-    registry: Any,
-    entries: list[dict[str, Any]],
-    order: dict[str, int],
-    version: str,
-    write: Callable[..., None],
-    progress: Progress,
-) -> None:
-    """Run the tasks not in `done_ids`, appending to `entries` (kept in suite order) and
-    writing the result file after each."""
-    with progress:
-        bar = progress.add_task('tasks', total=len(tasks), completed=len(done_ids), current='')
-        for i, task in enumerate(tasks):
-            if task.id in done_ids:
-                continue
-            progress.update(bar, current=f'{task.id}: {task.instruction[:50]}')
-            entry = run_one(task, args, i, registry)
-            entry['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
-            entry['commit'] = version
-            entries.append(entry)
-            entries.sort(key=lambda e: order[e['id']])
-            write(complete=False)
-            mark = '[green]ok[/green]' if entry['success'] else '[red]FAIL[/red]'
-            progress.console.print(
-                f'{mark} {task.id}: {entry.get("code")} ({entry["wall_s"]:.0f} s) '
-                + (f'- {entry.get("failed_goals")}' if not entry['success'] else '')
-            )
-            progress.advance(bar)
-
-
 def _stop_on_signals() -> None:
     """SIGTERM stops a run as Ctrl-C does (the task's stack is shut down, the finished tasks
     stay in `--json`); so does SIGINT when the shell started the run in the background with
@@ -383,7 +349,24 @@ def main(argv: list[str] | None = None) -> int:
         console=console,
     )
     try:
-        run_all(tasks, done_ids, args, registry, entries, order, version, write, progress)
+        with progress:
+            bar = progress.add_task('tasks', total=len(tasks), completed=len(done_ids), current='')
+            for i, task in enumerate(tasks):
+                if task.id in done_ids:
+                    continue
+                progress.update(bar, current=f'{task.id}: {task.instruction[:50]}')
+                entry = run_one(task, args, i, registry)
+                entry['finished'] = time.strftime('%Y-%m-%dT%H:%M:%S%z')
+                entry['commit'] = version
+                entries.append(entry)
+                entries.sort(key=lambda e: order[e['id']])
+                write(complete=False)
+                mark = '[green]ok[/green]' if entry['success'] else '[red]FAIL[/red]'
+                progress.console.print(
+                    f'{mark} {task.id}: {entry.get("code")} ({entry["wall_s"]:.0f} s) '
+                    + (f'- {entry.get("failed_goals")}' if not entry['success'] else '')
+                )
+                progress.advance(bar)
     except KeyboardInterrupt as exc:
         kept = (
             f'kept in {args.json}; continue with --resume' if args.json and entries else 'finished'

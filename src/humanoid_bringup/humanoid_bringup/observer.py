@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any
 
+from humanoid_core.tasks.judge import Quat, ground_truth_world, quat_yaw
 import numpy as np
 import rclpy
 from rclpy.action import ActionClient
@@ -74,7 +75,7 @@ class Observer:
         self.overview: list[tuple[float, np.ndarray]] = []
         self.keep_overview = keep_overview
         self.truth: dict[str, tuple[Vec3, float]] = {}
-        self.truth_quat: dict[str, tuple[float, float, float, float]] = {}  # (w, x, y, z)
+        self.truth_quat: dict[str, Quat] = {}  # (w, x, y, z)
         self.truth_stamp = 0.0
         self.world: Any = None
         self.odom: tuple[float, float, float, float] | None = None  # x, y, yaw, z
@@ -120,12 +121,12 @@ class Observer:
 
     def _on_truth(self, msg: Any) -> None:
         truth = {}
-        quats = {}
+        quats: dict[str, Quat] = {}
         for o in msg.objects:
             q = o.pose.orientation
-            yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
-            truth[o.id] = ((o.pose.position.x, o.pose.position.y, o.pose.position.z), yaw)
             quats[o.id] = (q.w, q.x, q.y, q.z)
+            p = o.pose.position
+            truth[o.id] = ((p.x, p.y, p.z), quat_yaw(quats[o.id]))
         with self._lock:
             self.truth = truth
             self.truth_quat = quats
@@ -150,7 +151,7 @@ class Observer:
 
     def _on_odom(self, msg: Any) -> None:
         p, q = msg.pose.pose.position, msg.pose.pose.orientation
-        yaw = math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+        yaw = quat_yaw((q.w, q.x, q.y, q.z))
         with self._lock:
             self.odom = (p.x, p.y, yaw, p.z)
 
@@ -163,7 +164,7 @@ class Observer:
         with self._lock:
             return dict(self.truth)
 
-    def ground_truth_orientations(self) -> dict[str, tuple[float, float, float, float]]:
+    def ground_truth_orientations(self) -> dict[str, Quat]:
         """Each object's (w, x, y, z) orientation in the last `sim/object_poses`."""
         with self._lock:
             return dict(self.truth_quat)
@@ -171,7 +172,6 @@ class Observer:
     def truth_world(self, scene: str = 'lab') -> Any:
         """`scene`'s world as the simulator has it now (object poses and orientations, the
         robot's base), for judging goals (`humanoid_core.tasks.judge`)."""
-        from humanoid_core.tasks.judge import ground_truth_world
         from humanoid_core.world.scene import initial_world
 
         with self._lock:

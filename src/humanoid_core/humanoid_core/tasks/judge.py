@@ -48,6 +48,7 @@ it really has (a vial lying in the bin is in it: taken upright, it reached below
 floor and was judged not in it)."""
 
 Quat = tuple[float, float, float, float]
+"""(w, x, y, z), MuJoCo's order."""
 
 
 def tilt_of(q: Sequence[float]) -> float:
