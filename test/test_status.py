@@ -37,11 +37,13 @@ def test_status_reports_nodes_rates_and_health(processes):
         nodes = {n['node']: n for n in report['nodes']}
         seen = {t['topic']: t for t in report['topics']}
         # every part must be discovered in the same 2 s window: nodes, the latched world
-        # state and enough joint_states samples for a rate (a slow subscription match on a
-        # loaded CI machine gave hz=None once)
+        # state, enough joint_states samples for a rate (a slow subscription match on a
+        # loaded CI machine gave hz=None once) and a supervisor diagnostics message (missed
+        # once in a fresh-clone CI run, 2026-11-27)
         if (
             wanted <= set(nodes)
             and report['safety']
+            and nodes['/safety_supervisor'].get('diagnostics')
             and seen.get('/world_state', {}).get('messages')
             and seen.get('/joint_states', {}).get('hz')
         ):

@@ -480,6 +480,38 @@ def test_hand_starting_beside_a_bin_goes_over_its_wall() -> None:
     assert lowest > wall_top + c.config.object_clearance
 
 
+@pytest.mark.parametrize('start', [(0.205, -0.25, 0.68), (0.19, -0.19, 0.60)])
+def test_hand_at_the_table_front_backs_away_before_reaching_over_it(start) -> None:
+    """`lab` suite (every-block-bin, take-everything-put-it): back at the bench after a
+    trip, the reach for the next cube started with the hand within the path check's 4 cm
+    of the bench's front face, below the top. Every path from there was "not clear", so the
+    move went direct: forward, 2-3 cm over the front edge (here; once over ROS under the top,
+    and the wrist was blocked), and from the first start it ended 1.1 cm off the target.
+    Now a hand may move if it gets no nearer the table, and one that starts that near first
+    backs away: the grasp frame passes over the bench at least the 4 cm margin over its top
+    and the reach succeeds."""
+    from humanoid_core.control.controller import avoid_sets
+
+    loop = Loop(seed=None)
+    c = loop.ctrl
+    act = loop.run(c.move_hand('right', start, position_only=True))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    world = _ground_truth_world(loop.sim)
+    c.set_obstacles(*avoid_sets(world.objects.values()))
+    bench_front, bench_top = 0.22, 0.72  # config/safety.yaml keep-out box 'bench'
+    act = c.move_hand('right', _pregrasp(loop.sim, 'green_cube'), _wxyz())
+    lowest = math.inf
+    t0 = loop.sim.time
+    while not act.done and loop.sim.time - t0 < 20.0:
+        loop.tick()
+        p = c.hand_pose('right')[:3, 3]
+        if p[0] > bench_front - 0.005:
+            lowest = min(lowest, float(p[2]))
+    assert act.code == ErrorCode.SUCCESS, act.message
+    assert not c.fallen
+    assert lowest > bench_top + 0.04, f'the hand passed {100 * (lowest - bench_top):.1f} cm over'
+
+
 def test_reach_keeps_the_free_hand_out_of_its_thigh() -> None:
     """A reach with the right hand low beside the body bends the legs; the IK held the free
     left arm's joints, and its hand went 3 cm into the left thigh (the collision limit let it

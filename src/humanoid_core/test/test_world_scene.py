@@ -76,6 +76,21 @@ def test_in_relation_needs_footprint_and_height(lab):
     assert w3.has('red_cube', 'on', 'bench') and not w3.has('red_cube', 'in', 'tray')
 
 
+def test_on_allows_a_perceived_height_a_little_off(lab):
+    """A tray believed 17 mm above the bench (measured in the lab suite) is on it; a cube
+    resting on another cube (5 cm up) is not."""
+    tray = lab.objects['tray']
+    x, y, z = tray.position
+    assert moved(lab, 'tray', (x, y, z + 0.017)).has('tray', 'on', 'bench')
+    assert moved(lab, 'tray', (x, y, z - 0.017)).has('tray', 'on', 'bench')
+    cube = lab.objects['green_cube']
+    stacked = moved(
+        lab, 'green_cube', (cube.position[0], cube.position[1], cube.position[2] + 0.05)
+    )
+    assert not stacked.has('green_cube', 'on', 'bench')
+    assert stacked.object_place('green_cube') is None
+
+
 def test_held_and_handed_over_relations(lab):
     w = refresh(lab.replace(held={'left': 'blue_cube', 'right': None}))
     assert Relation('blue_cube', 'held_by', 'left_hand') in infer_relations(w)

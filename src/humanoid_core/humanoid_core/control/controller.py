@@ -841,21 +841,30 @@ class WholeBodyController:
 
     def _in_keep_out(self, p: FloatArray, margin: float) -> bool:
         """Whether world point p is within `margin` m of a keep-out box."""
+        return self._keep_out_distance(p) < margin
+
+    def _keep_out_distance(self, p: FloatArray) -> float:
+        """Signed distance (m) from world point p to the nearest keep-out box: how far
+        outside it, negative inside (how deep); inf without keep-out boxes."""
         b = self._base_pose()
         c, s = math.cos(b.yaw), math.sin(b.yaw)
         d = p[:2] - np.array([b.x, b.y])
         local = np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1], p[2]])
+        nearest = math.inf
         for box in self.safety.keep_out:
             pt = p if box.frame == 'world' else local
-            lo, hi = np.asarray(box.min) - margin, np.asarray(box.max) + margin
-            if np.all(pt >= lo) and np.all(pt <= hi):
-                return True
-        return False
+            lo, hi = np.asarray(box.min), np.asarray(box.max)
+            out = box.outside_by(pt)
+            nearest = min(
+                nearest, out if out > 0.0 else -float(np.min(np.minimum(pt - lo, hi - pt)))
+            )
+        return nearest
 
     def _path_clear(self, q0: FloatArray, q1: FloatArray, margin: float = 0.04) -> bool:
         """True when both grasp frames stay `margin` m outside the keep-out boxes, and
         `object_clearance` m outside the obstacles, along the joint-space path q0 -> q1 (body
-        joint vectors; 30 samples; a hand that starts nearer an obstacle must not get nearer).
+        joint vectors; 30 samples; a hand that starts nearer a keep-out box or an obstacle
+        must not get nearer: so that backing away from a table's edge is clear).
         An obstacle whose footprint holds a hand's both ends, at about the same x, y, is not
         checked for that hand (going down into a container and back up). The arms also keep
         `SELF_PATH_CLEARANCE` from the body and each other (or, starting nearer, do not get
@@ -886,10 +895,20 @@ class WholeBodyController:
                 keep = min(clearance, max(b.outside_by(ends[0]) - 0.01, 0.0))
                 obstacles[hand].append((b, keep))
         self_keep = min(SELF_PATH_CLEARANCE, self_collision_distance(self.kin, samples[0]) - 0.001)
+        # per hand: the distance to keep from the keep-out boxes (a hand that starts nearer
+        # than `margin`, e.g. back at a table after a walk with the hand at its front face,
+        # may move if it gets no nearer; every path from there was "not clear" and the reach
+        # went direct, under the top: lab suite, every-block-bin)
+        table_keep = {
+            hand: min(margin, self._keep_out_distance(
+                self.kin.site_transform(samples[0], ROBOT_INFO.grasp_frame(hand))[:3, 3]
+            ) - 0.002)
+            for hand in HAND_SIDES
+        }  # fmt: skip
         for k, qs in enumerate(samples):
             for hand in HAND_SIDES:
                 p = self.kin.site_transform(qs, ROBOT_INFO.grasp_frame(hand))[:3, 3]
-                if self._in_keep_out(p, margin):
+                if self._keep_out_distance(p) < table_keep[hand]:
                     return False
                 if any(b.outside_by(p) < keep for b, keep in obstacles[hand]):
                     return False
@@ -904,21 +923,69 @@ class WholeBodyController:
         that clears the obstacles near the goal. Empty when the direct path is clear or no
         waypoint helps (the move then goes direct). When no path keeps clear of the loose
         objects too, they are left out: the direct move that was left then swept the arm
-        through the table and the robot fell (pick-and-place bench)."""
-        ways = self._plan_waypoints(hand, goal)
+        through the table and the robot fell (pick-and-place bench). A hand that starts
+        within the path margin of a table (`_backed_away`) first backs away from it."""
+        ways = self._plan_escaping(hand, goal)
         if ways is None and self._items:
             saved = self._items
             self._items = ()
             try:
-                ways = self._plan_waypoints(hand, goal)
+                ways = self._plan_escaping(hand, goal)
             finally:
                 self._items = saved
         return ways or []
 
-    def _plan_waypoints(self, hand: str, goal: FloatArray) -> list[FloatArray] | None:
-        """`_waypoints` with the current obstacles; None when no waypoint helps."""
+    def _plan_escaping(self, hand: str, goal: FloatArray) -> list[FloatArray] | None:
+        """`_plan_waypoints`, else the same after `_backed_away`; None when neither helps."""
+        assert self._ref is not None
+        ways = self._plan_waypoints(hand, goal)
+        if ways is not None:
+            return ways
+        back = self._backed_away()
+        if back is None:
+            return None
+        rest = self._plan_waypoints(hand, goal, back)
+        return None if rest is None else [back, *rest]
+
+    def _backed_away(self) -> FloatArray | None:
+        """Body joints with each hand that starts within the 4 cm path margin of a keep-out
+        box moved out of it: 7 cm straight back towards the robot, else back and 6 cm up, else
+        7 cm straight up (the first that clears the margin, is reachable and has a clear path);
+        None when no hand is that near or none of these works for one. (Back at the bench
+        after a trip, the right hand hung 0.4 cm from its front face below the top; the reach
+        for the next cube went forward under the top and the wrist was blocked: lab suite.)"""
+        assert self._ref is not None
+        margin = 0.04
+        b = self._base_pose()
+        back_dir = -np.array([math.cos(b.yaw), math.sin(b.yaw), 0.0])
+        prev = self._ref
+        moved = False
+        for hand in HAND_SIDES:
+            T = self.kin.site_transform(self._q_ref_full_with(prev), ROBOT_INFO.grasp_frame(hand))
+            p = T[:3, 3]
+            if self._keep_out_distance(p) >= margin:
+                continue
+            for shift in (back_dir * 0.07, back_dir * 0.07 + (0, 0, 0.06), np.array((0, 0, 0.07))):
+                target = T.copy()
+                target[:3, 3] = p + shift
+                if self._keep_out_distance(target[:3, 3]) < margin + 0.005:
+                    continue
+                via = self._waypoint(hand, target, True, self._q_ref_full_with(prev))
+                if via is not None and self._path_clear(prev, via):
+                    prev, moved = via, True
+                    break
+            else:
+                return None
+        return prev if moved else None
+
+    def _plan_waypoints(
+        self, hand: str, goal: FloatArray, start: FloatArray | None = None
+    ) -> list[FloatArray] | None:
+        """`_waypoints` with the current obstacles, from body joints `start` (default: the
+        reference); None when no waypoint helps."""
         assert self._ref is not None and self._qm is not None
-        if self._path_clear(self._ref, goal):
+        start = self._ref if start is None else start
+        if self._path_clear(start, goal):
             return []
         b = self._base_pose()
         c, s = math.cos(b.yaw), math.sin(b.yaw)
@@ -937,30 +1004,31 @@ class WholeBodyController:
                         height]  # fmt: skip
         over = T_goal.copy()
         over[2, 3] = max(height, float(T_goal[2, 3]))
-        raised = self._waypoint(hand, chest, True, self._q_ref_full())
-        if raised is not None and self._clear_via([raised], goal):
+        raised = self._waypoint(hand, chest, True, self._q_ref_full_with(start))
+        if raised is not None and self._clear_via([raised], goal, start):
             return [raised]
         # from the raised posture: close to it in joint space, so the move between them stays
         # near the straight line (from the goal posture it arced 8 cm down)
-        start = self._q_ref_full_with(goal if raised is None else raised)
-        above = self._waypoint(hand, over, False, start)
+        above = self._waypoint(
+            hand, over, False, self._q_ref_full_with(goal if raised is None else raised)
+        )
         if above is None:
             return None
-        if raised is not None and self._clear_via([raised, above], goal):
+        if raised is not None and self._clear_via([raised, above], goal, start):
             return [raised, above]
-        if self._clear_via([above], goal):
+        if self._clear_via([above], goal, start):
             return [above]
         # Last resort: follow the straight line at `height` to over the goal with IK solutions
         # a few cm apart. A joint-space move between far-apart postures arcs down: carrying a
         # cube from beside the hip to over the station's bin, 10 cm under the straight line,
         # and the fingers swept the bin off the station (in-process trace).
-        T_now = self.kin.site_transform(self._q_ref_full(), ROBOT_INFO.grasp_frame(hand))
+        T_now = self.kin.site_transform(self._q_ref_full_with(start), ROBOT_INFO.grasp_frame(hand))
         lift = T_goal.copy()
         lift[:3, 3] = [T_now[0, 3], T_now[1, 3], over[2, 3]]
         if raised is not None:
             lift[:3, 3] = chest[:3, 3]
-        chain = self._line_vias(hand, lift, over, raised)
-        return chain if chain and self._clear_via(chain, goal) else None
+        chain = self._line_vias(hand, lift, over, raised, start=start)
+        return chain if chain and self._clear_via(chain, goal, start) else None
 
     def _line_vias(
         self,
@@ -969,16 +1037,16 @@ class WholeBodyController:
         T_to: FloatArray,
         first: FloatArray | None,
         position_only: bool = False,
+        start: FloatArray | None = None,
     ) -> list[FloatArray]:
         """Body-joint waypoints with `hand` at `T_from` (or the posture `first`), then along
         the straight line to `T_to` every `LINE_VIA_STEP` m (orientation: `T_to`'s, unless
-        `position_only`); each IK starts from the previous one. Empty if a point is out of
-        reach."""
+        `position_only`); each IK starts from the previous one (the first from body joints
+        `start`, default the reference). Empty if a point is out of reach."""
         assert self._ref is not None
         step_count = max(1, math.ceil(np.linalg.norm(T_to[:3, 3] - T_from[:3, 3]) / LINE_VIA_STEP))
-        prev = first if first is not None else self._waypoint(
-            hand, T_from, position_only, self._q_ref_full()
-        )  # fmt: skip
+        q_init = self._q_ref_full_with(self._ref if start is None else start)
+        prev = first if first is not None else self._waypoint(hand, T_from, position_only, q_init)
         if prev is None:
             return []
         chain = [prev]
@@ -992,10 +1060,13 @@ class WholeBodyController:
             prev = via
         return chain
 
-    def _clear_via(self, ways: list[FloatArray], goal: FloatArray) -> bool:
-        """Whether the path from the reference through `ways` to `goal` is clear."""
+    def _clear_via(
+        self, ways: list[FloatArray], goal: FloatArray, start: FloatArray | None = None
+    ) -> bool:
+        """Whether the path from body joints `start` (default: the reference) through `ways`
+        to `goal` is clear."""
         assert self._ref is not None
-        legs = [self._ref, *ways, goal]
+        legs = [self._ref if start is None else start, *ways, goal]
         return all(self._path_clear(q0, q1) for q0, q1 in itertools.pairwise(legs))
 
     def _waypoint(
