@@ -558,17 +558,13 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
     assert wait_until(lambda: stack.obs.world_objects() >= before, 30), 'objects not back'
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason='known open problem: walking over ROS on a loaded 2-core machine (commands 0-30 ms '
-    'late, control ticks up to 50-90 ms apart) can still fall backwards during the controlled '
-    'stop (legs finish the step and balance until the base is still, then everything holds); '
-    'on 2026-11-26 here: ankle pitch kp 2.0 1 of 8 runs passed, kp 0.7 3 of 4 (but it broke '
-    'side-stepping), kp 1.3 (default) 1 of 3; in-process with a model of the late link 12 of 12 '
-    'at kp 1.3 and 0.7 (src/humanoid_core/test/test_walking_latency.py). Since the test stack '
-    'runs the simulator at half speed below 4 CPUs (2026-11-27) it passed in every run seen (5 '
-    'fresh-clone CI runs, 2 alone); the mark stays until the record is longer',
-)
+# History: walking over ROS on a loaded 2-core machine (commands 0-30 ms late, control ticks
+# up to 50-90 ms apart) fell backwards during the controlled stop in most runs of 2026-11-26
+# (ankle pitch kp 2.0: 1 of 8 passed, kp 0.7: 3 of 4 but it broke side-stepping, kp 1.3: 1 of
+# 3; in-process with a model of the late link 12 of 12, src/humanoid_core/test/
+# test_walking_latency.py) and the test was marked xfail. Since the test stack runs the
+# simulator at half speed below 4 CPUs (2026-11-27) it passed in every run: at least 9
+# fresh-clone CI runs and 2 alone. The mark is gone.
 def test_estop_while_walking(stack: FaultStack) -> None:
     stack.reset()
     x0, y0, _, _ = stack.obs.robot()

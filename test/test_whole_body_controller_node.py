@@ -242,14 +242,9 @@ def test_move_hand_reaches_target(system: Client) -> None:
 # and 3 of 4 with the current one: the simulator measured commands applied 36-58 ms (p95) after
 # their stamp. Most of it was this test's own client: its multi-threaded executor took 30-50 %
 # of a core for the 250 Hz sensor topics. With those on the events executor: 6 of 6 passed.)
-@pytest.mark.xfail(
-    strict=False,
-    reason='known flaky on the 2-core machine of 2026-11-26: after the test client moved its '
-    'sensor topics to the events executor it passed 6 of 6 alone, but fell in 1 of 3 '
-    'fresh-clone `make test` runs (the walk needs commands on time; see the comment above). '
-    'With the test stack at half speed below 4 CPUs (2026-11-27) it passed in every run seen '
-    '(4 fresh-clone CI runs); the mark stays until the record is longer',
-)
+# (After that it still fell in 1 of 3 fresh-clone `make test` runs on 2026-11-26 and was
+# marked xfail. With the test stack at half speed below 4 CPUs (2026-11-27) it passed in every
+# fresh-clone CI run since (at least 8): the mark is gone.)
 def test_walk_to_backwards(system: Client) -> None:
     x0, y0, yaw0 = system.base()
     goal = WalkTo.Goal()
