@@ -140,6 +140,9 @@ class Track:
     """Where re-identifications far from the track currently place it, and how many
     consecutive frames did (`jump_count`)."""
     jump_count: int = 0
+    seen_missing: bool = False
+    """Missed in view for longer than `occlusion_grace` since it was last seen: its spot was
+    seen empty (a resting container moves to a far detection only then, `_stays_put`)."""
 
     @property
     def id(self) -> str:
@@ -315,6 +318,7 @@ class WorldModel:
                 matched_dets.add(i)
                 matched_tracks.add(inside.id)
                 inside.last_seen = max(inside.last_seen, stamp)
+                inside.seen_missing = False
             elif self._mislabelled_part(d) is not None:
                 matched_dets.add(i)  # ignored: it would move or double the other container
         # re-identify by unique label at any distance (moved while unseen), once confirmed
@@ -326,6 +330,8 @@ class WorldModel:
             if len(same) == 1 and same[0].id not in matched_tracks | jumping:
                 t = same[0]
                 matched_dets.add(i)
+                if self._stays_put(t):
+                    continue  # ignored: it would move the container, or double it
                 if self._confirm_jump(t, d):
                     self._correct(t, d, stamp, jump=True)
                     matched_tracks.add(t.id)
@@ -426,6 +432,22 @@ class WorldModel:
                 return t
         return None
 
+    def _stays_put(self, track: Track) -> bool:
+        """Whether `track` is a resting container that a far detection must not move: one
+        not seen missing from where it is believed (`Track.seen_missing`: out of view,
+        hidden, or missed in view for less than `occlusion_grace` since last seen). Nothing
+        but a hand moves a tray or a bin here, so it moves only once its old spot has been
+        seen empty; until then the far detection is ignored. (`lab_long`, 2026-11-27: at the
+        station a grey detection of the tray's size on the station top moved the tray,
+        tracked on the bench out of view, 2.13 m there; back at the bench the real tray
+        became a second one, "tray_3".) The price: a second tray of the same label is only
+        taken in while the first one's spot is in view."""
+        if not (track.info.is_container and track.confirmed) or track.held_by is not None:
+            return False
+        if track.prior and track.hits == 0:
+            return False  # a scene prior's first sighting places it
+        return not track.seen_missing
+
     def _confirm_jump(self, track: Track, det: ObjectInfo) -> bool:
         """Count a far re-identification of `track`; True once `jump_hits` consecutive frames
         agree (within `match_radius`) on where it went."""
@@ -454,6 +476,7 @@ class WorldModel:
             confidence=conf,
         )
         track.last_seen = max(track.last_seen, stamp)
+        track.seen_missing = False
         track.hits += 1
         if jump:
             self._log(f'{track.id} moved {math.dist(old.position, pos):.2f} m ({_at(track)})')
@@ -490,6 +513,7 @@ class WorldModel:
                     self._drop(tid, f'not seen for {unseen:.1f} s out of view')
                 continue
             missed = now - max(t.last_seen, t.hidden_until)
+            t.seen_missing = t.seen_missing or missed > cfg.occlusion_grace
             if (t.info.is_container and t.confirmed) or self._in_container(t):
                 # A container missed in view (an arm over it), or an object in a tracked
                 # container: its walls and what lies on it hide it from the camera although
