@@ -5,9 +5,10 @@ the robot fell.
 Usage: .venv/bin/python scripts/debug/two_hand_carry_walk.py [LEFT_OBJECT] [RIGHT_OBJECT]
 (default: red_cube yellow_vial). On 2026-11-27 it reproduced the fall of the `lab_long` task
 everything-to-station: both picks succeed, the hands are retracted to 7-12 cm in front of the
-base at chest height, and the robot falls about 1 s into the first leg of the walk (stepping
-back from the bench), with and without that day's path-planning change. Carrying one object
-(either hand) the same walk arrives; carrying the red and the blue cube it falls too.
+base at chest height, and the robot fell about 1 s into the first leg of the walk (stepping
+back from the bench): the legs had been balanced for the arms out in front. Since they are
+balanced again after the retract, the red cube and the vial arrive; with the red and the blue
+cube the robot still falls, turning at the station at the end of the walk.
 """
 
 from pathlib import Path

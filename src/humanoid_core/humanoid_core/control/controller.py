@@ -1180,11 +1180,16 @@ class WholeBodyController:
                 if vias:
                     waypoint = vias.pop()
                     break
-        if keep_held:
+        if keep_held and any(self._holding.values()):
             for hand in HAND_SIDES:
                 if self._holding[hand]:
                     m = self._arm_mask[hand]
                     goal[m] = waypoint[m]
+            # The legs of `goal` were balanced for the arms out in front; with the holding
+            # arms pulled in the CoM moved back. With both hands holding the robot fell
+            # backwards at the start of every walk (in-process, `lab_long`
+            # everything-to-station; scripts/debug/two_hand_carry_walk.py).
+            goal = self._balanced(goal)
         moves = [(v, self._body) for v in vias] + [(waypoint, self._body), (goal, mask)]
         self._start_body_move(moves[0][0], self._body, 0.0, then=moves[1:])
 
