@@ -327,10 +327,7 @@ def test_a_container_moves_only_once_its_old_spot_is_seen_empty() -> None:
     bench_out_of_view = lambda p: p[1] < -1.0  # noqa: E731  (only the station is in view)
     for k in range(5):
         wm.update(seen(at_station), 1.0 + 0.1 * k, bench_out_of_view)
-    snap = wm.snapshot()
-    assert list(snap.objects) == ['tray']
-    assert snap.objects['tray'].position == pytest.approx(TRAY.position)
-    assert snap.has('tray', 'on', 'bench')
+    _only_the_tray(wm, TRAY.position, 'bench')
     # back at the bench: the real tray is where it was, and nothing else was reported
     for k in range(3):
         wm.update(seen(TRAY), 2.0 + 0.1 * k, lambda p: p[1] > -1.0)
@@ -341,10 +338,15 @@ def test_a_container_moves_only_once_its_old_spot_is_seen_empty() -> None:
         wm.update([], 3.0 + 0.1 * k, everything)
     for k in range(3):
         wm.update(seen(at_station), 4.5 + 0.1 * k, everything)
+    _only_the_tray(wm, at_station.position, 'station')
+
+
+def _only_the_tray(wm: WorldModel, position, place: str) -> None:
+    """The model reports one object, the tray, at `position` and on `place`."""
     snap = wm.snapshot()
     assert list(snap.objects) == ['tray']
-    assert snap.objects['tray'].position == pytest.approx(at_station.position)
-    assert snap.has('tray', 'on', 'station')
+    assert snap.objects['tray'].position == pytest.approx(position)
+    assert snap.has('tray', 'on', place)
 
 
 def test_a_detection_inside_a_table_is_ignored() -> None:
