@@ -596,13 +596,13 @@ def test_path_check_sees_an_arm_swinging_through_the_body(loop: Loop) -> None:
             ends.append(q)
         return ends[0], ends[1]
 
-    keep_out = c._in_keep_out
-    c._in_keep_out = lambda p, margin: False  # type: ignore[method-assign]
+    keep_out = c._keep_out_distance
+    c._keep_out_distance = lambda p: math.inf  # type: ignore[method-assign]
     try:
         assert not c._path_clear(*swing(-0.5))
         assert c._path_clear(*swing(0.5))
     finally:
-        c._in_keep_out = keep_out  # type: ignore[method-assign]
+        c._keep_out_distance = keep_out  # type: ignore[method-assign]
 
 
 @pytest.mark.parametrize('cube', ['red_cube', 'blue_cube'])

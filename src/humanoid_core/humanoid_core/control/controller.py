@@ -278,6 +278,7 @@ SELF_CLEARANCE = 0.01  # m: arms vs body in an IK result taken from a restart
 # forearm 2.8 mm from the torso halfway to over the station, and the place failed)
 SELF_PATH_CLEARANCE = 0.008
 LINE_VIA_STEP = 0.06  # m between the IK waypoints of a straight hand path (`_line_vias`)
+TABLE_PATH_MARGIN = 0.04  # m: grasp frames along a planned path keep this from the tables
 
 
 def estimate_pelvis_position(
@@ -723,7 +724,7 @@ class WholeBodyController:
         frame = ROBOT_INFO.grasp_frame(hand)
         a, b = np.asarray(q0, dtype=float), np.asarray(q1, dtype=float)
         return any(
-            self._in_keep_out(self.kin.site_transform(qs, frame)[:3, 3], 0.04)
+            self._keep_out_distance(self.kin.site_transform(qs, frame)[:3, 3]) < TABLE_PATH_MARGIN
             for qs in self._along(a, a[self._qidx], b[self._qidx], np.linspace(0.0, 1.0, 12)[1:])
         )
 
@@ -839,10 +840,6 @@ class WholeBodyController:
         out[self._legs_waist] = sol[self._qidx][self._legs_waist]
         return np.clip(out, self.lower, self.upper)
 
-    def _in_keep_out(self, p: FloatArray, margin: float) -> bool:
-        """Whether world point p is within `margin` m of a keep-out box."""
-        return self._keep_out_distance(p) < margin
-
     def _keep_out_distance(self, p: FloatArray) -> float:
         """Signed distance (m) from world point p to the nearest keep-out box: how far
         outside it, negative inside (how deep); inf without keep-out boxes."""
@@ -860,7 +857,9 @@ class WholeBodyController:
             )
         return nearest
 
-    def _path_clear(self, q0: FloatArray, q1: FloatArray, margin: float = 0.04) -> bool:
+    def _path_clear(
+        self, q0: FloatArray, q1: FloatArray, margin: float = TABLE_PATH_MARGIN
+    ) -> bool:
         """True when both grasp frames stay `margin` m outside the keep-out boxes, and
         `object_clearance` m outside the obstacles, along the joint-space path q0 -> q1 (body
         joint vectors; 30 samples; a hand that starts nearer a keep-out box or an obstacle
@@ -937,7 +936,6 @@ class WholeBodyController:
 
     def _plan_escaping(self, hand: str, goal: FloatArray) -> list[FloatArray] | None:
         """`_plan_waypoints`, else the same after `_backed_away`; None when neither helps."""
-        assert self._ref is not None
         ways = self._plan_waypoints(hand, goal)
         if ways is not None:
             return ways
@@ -955,7 +953,7 @@ class WholeBodyController:
         after a trip, the right hand hung 0.4 cm from its front face below the top; the reach
         for the next cube went forward under the top and the wrist was blocked: lab suite.)"""
         assert self._ref is not None
-        margin = 0.04
+        margin = TABLE_PATH_MARGIN
         b = self._base_pose()
         back_dir = -np.array([math.cos(b.yaw), math.sin(b.yaw), 0.0])
         prev = self._ref
