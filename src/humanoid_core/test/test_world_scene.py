@@ -137,6 +137,40 @@ def test_free_spots_avoid_objects_and_fill_up(lab):
     assert spot_in_container(lab2, lab.objects['red_cube'], lab2.objects['tray']) is None
 
 
+def test_a_spot_on_a_table_is_on_the_side_of_the_hand_that_puts_it_down(lab):
+    """`lab_long` everything-to-station / station-leave-vial (in-process, 6 of 6 and 3 of 5
+    layouts failed): spots scanned from the station's centre put the left hand's object on the
+    right half (the bin takes the middle), 47 cm ahead, or 2 cm beside the bin's wall, where
+    a finger caught its rim. Now a hand's spot is the free one nearest where that hand works
+    (36 cm ahead, 15 cm to its side), at least 5 cm off the bin's footprint."""
+    from humanoid_core.world.geometry import CONTAINER_CLEARANCE
+
+    station, bin_ = lab.places['station'], lab.objects['bin']
+    ax, ay, _ = station.approach
+    for obj in (lab.objects['red_cube'], lab.objects['yellow_vial']):
+        half = obj.size[0] / 2.0
+        spots = {h: spot_on_place(lab, obj, station, h) for h in ('left', 'right')}
+        for hand, spot in spots.items():
+            assert spot is not None
+            side = spot[1] - ay  # the robot faces +x at the station
+            assert (side > 0.1) if hand == 'left' else (side < -0.1), (hand, spot)
+            assert spot[0] - ax < 0.40, f'{hand}: {spot[0] - ax:.2f} m ahead'
+            gap = max(abs(spot[0] - bin_.position[0]), abs(spot[1] - bin_.position[1]))
+            assert gap - half - bin_.size[0] / 2.0 >= CONTAINER_CLEARANCE - 1e-9, (hand, spot)
+        # with no hand: the free spot nearest the centre, also off the bin by the clearance
+        centre = spot_on_place(lab, obj, station)
+        assert centre is not None
+        gap = max(abs(centre[0] - bin_.position[0]), abs(centre[1] - bin_.position[1]))
+        assert gap - half - bin_.size[0] / 2.0 >= CONTAINER_CLEARANCE - 1e-9
+    # a table whose approach faces another way: the robot's left is the table's -x
+    turned = replace(station, approach=(station.position[0], station.position[1] + 0.5, -1.5708))
+    lab_t = lab.replace(places={**lab.places, 'station': turned})
+    left = spot_on_place(lab_t, lab.objects['red_cube'], turned, 'left')
+    right = spot_on_place(lab_t, lab.objects['red_cube'], turned, 'right')
+    assert left is not None and right is not None
+    assert left[0] > station.position[0] + 0.1 > station.position[0] - 0.1 > right[0]
+
+
 def test_scene_errors_name_the_field():
     base = {
         'places': {'bench': {'pose': [0, 0, 0], 'size': [1, 1, 0.7]}},

@@ -61,13 +61,14 @@ def _pose(xyz: tuple[float, float, float] | list[float], yaw: float) -> dict[str
 
 
 def _drop_point(
-    world: WorldSnapshot, name: str, held: ObjectInfo | None
+    world: WorldSnapshot, name: str, held: ObjectInfo | None, hand: str | None
 ) -> tuple[list[float], float]:
-    """Where the held object's centre goes: a free spot in the container / on the surface."""
+    """Where the held object's centre goes: a free spot in the container / on the surface
+    (on a surface: on the side of the `hand` that holds it)."""
     obj = held or ObjectInfo('_', '', '', '', (0.0, 0.0, 0.0))
     if name in world.places:
         place = world.places[name]
-        spot = spot_on_place(world, obj, place)
+        spot = spot_on_place(world, obj, place, hand)
         yaw = place.yaw
         fallback = list(place.position)
     else:
@@ -102,7 +103,7 @@ def _attr(value: str, attr: str, step: PlanStep, world: WorldSnapshot, hand: str
         z += {'grasp': 0.0, 'pregrasp': PREGRASP_HEIGHT, 'lift': LIFT_HEIGHT}[attr]
         return _pose([o.position[0], o.position[1], z], o.yaw)
     if attr in ('above', 'drop'):
-        point, yaw = _drop_point(world, value, held)
+        point, yaw = _drop_point(world, value, held, hand)
         # The hand holds the object grasp_offset above its centre: the drop point is where the
         # object's centre goes, so the hand goes that much higher.
         z = point[2]

@@ -224,7 +224,7 @@ def _apply_effect(
             yaw = container.yaw
         else:
             place = world.places[arg(1)]
-            spot = spot_on_place(without, obj, place)
+            spot = spot_on_place(without, obj, place, holder)
             yaw = place.yaw
         if spot is None:
             raise StepError(f'no room for {obj.id}')

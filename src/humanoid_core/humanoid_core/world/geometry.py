@@ -24,6 +24,11 @@ NEAR_DISTANCE = 0.35
 """Max distance (m) of the robot base from a place's approach pose for `near`."""
 CONTAINER_FLOOR = 0.005
 """Thickness (m) of a container's floor: objects put in rest this far above its base."""
+CONTAINER_CLEARANCE = 0.05
+"""m at least between an object put down beside a container and the container's footprint:
+the fingers stand out beyond the object. With the 2 cm kept from other objects, a finger
+caught the rim of the station's bin as the red cube went down beside it, lifted the bin and
+the robot fell over backwards (in-process, `lab_long` everything-to-station)."""
 
 
 def to_local(
@@ -143,11 +148,13 @@ def free_spot(
     clearance: float = 0.02,
     step: float = 0.02,
     support_id: str = '',
+    prefer: tuple[float, float] | None = None,
 ) -> Vec3 | None:
     """A centre position where ``obj`` can rest on a support (table top or container floor) at
     height ``base_z`` without overlapping other objects, or None when full.
 
-    Candidates are scanned on a grid from the support's centre outwards (deterministic).
+    Candidates are scanned on a grid from the support's centre outwards, or from ``prefer``
+    (a point in the support's frame: offset from its centre) outwards (deterministic).
     """
     half = max(obj.size[0], obj.size[1]) / 2.0
     ax = support_size[0] / 2.0 - half - 0.005
@@ -156,7 +163,8 @@ def free_spot(
         return None
     nx, ny = int(ax / step), int(ay / step)
     candidates = [(i * step, j * step) for i in range(-nx, nx + 1) for j in range(-ny, ny + 1)]
-    candidates.sort(key=lambda c: (round(math.hypot(*c), 6), c))
+    px, py = prefer or (0.0, 0.0)
+    candidates.sort(key=lambda c: (round(math.hypot(c[0] - px, c[1] - py), 6), c))
     others = _in_layer(world, obj, base_z, support_id)
     z = base_z + obj.size[2] / 2.0
     for local in candidates:
@@ -167,9 +175,10 @@ def free_spot(
                 ok = False  # would land inside another container
                 break
             o_half = max(other.size[0], other.size[1]) / 2.0
+            gap = max(clearance, CONTAINER_CLEARANCE) if other.is_container else clearance
             if (
-                abs(xy[0] - other.position[0]) < half + o_half + clearance
-                and abs(xy[1] - other.position[1]) < half + o_half + clearance
+                abs(xy[0] - other.position[0]) < half + o_half + gap
+                and abs(xy[1] - other.position[1]) < half + o_half + gap
             ):
                 ok = False
                 break
@@ -205,5 +214,28 @@ def in_the_way(world: WorldSnapshot, obj: ObjectInfo, container: ObjectInfo) -> 
     )
 
 
-def spot_on_place(world: WorldSnapshot, obj: ObjectInfo, place: Place) -> Vec3 | None:
-    return free_spot(world, obj, place.position, place.size, place.yaw, place.top_z)
+HAND_WORK_POINT = (0.36, 0.15)
+"""Where a hand puts things down best, in the frame of the robot standing at a table's
+approach pose (m: forward, to the hand's side): where the cubes on the bench are picked."""
+
+
+def spot_on_place(
+    world: WorldSnapshot, obj: ObjectInfo, place: Place, hand: str | None = None
+) -> Vec3 | None:
+    """A free spot for ``obj`` on the table ``place`` (None when full). With ``hand`` (the hand
+    that puts it down), the free spot nearest that hand's `HAND_WORK_POINT`, else the one
+    nearest the table's centre. Spots from the centre put an object in the left hand on the
+    right half of the station (the bin takes its middle): the arm reached across the body
+    and the other hand's place found no posture clear of the body; and the centre of the
+    station is 47 cm ahead, where lowering an object with the other hand full tipped the
+    robot over (in-process, `lab_long` everything-to-station, 6 of 6 random layouts failed).
+    """
+    prefer = None
+    if hand in ('left', 'right'):
+        forward, side = HAND_WORK_POINT
+        side = side if hand == 'left' else -side
+        ax, ay, ayaw = place.approach
+        c, s = math.cos(ayaw), math.sin(ayaw)
+        point = (ax + c * forward - s * side, ay + s * forward + c * side)
+        prefer = to_local(point, (place.position[0], place.position[1]), place.yaw)
+    return free_spot(world, obj, place.position, place.size, place.yaw, place.top_z, prefer=prefer)
