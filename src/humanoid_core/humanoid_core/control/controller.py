@@ -754,7 +754,10 @@ class WholeBodyController:
         if res.position_error > 0.5 * cfg.unreachable_position and 'q_sol' not in st:
             assert self._qm is not None
             alt = self._solve(
-                st['hand'], st['commanded'], st['position_only'], self._standing_like(self._qm)
+                st['hand'],
+                st['commanded'],
+                st['position_only'],
+                self._standing_like(self._qm, st['hand']),
             )
             # (the IK can cross an arm through the body from standing: a retreat from the bin
             # solved from there put the free hand 8 cm into its thigh)
@@ -1079,11 +1082,21 @@ class WholeBodyController:
         out[self._body] = np.asarray(res.q)[self._qidx][self._body]
         return out
 
-    def _standing_like(self, q: FloatArray) -> FloatArray:
-        """`q` (full) with the body joints of the standing posture: an IK restart point."""
+    def _standing_like(self, q: FloatArray, moving: str) -> FloatArray:
+        """`q` (full) with the body joints of the standing posture, except the arm of a hand
+        other than `moving` that holds an object: an IK restart point for a move of `moving`.
+        (The IK keeps a holding hand where it is in its start: restarted from standing with
+        that arm standing too, the right hand holding the red cube was swung down onto the
+        bench's edge while the left lifted the vial, and the wrist was blocked; in-process,
+        `lab_long` everything-to-station, layout 2.)"""
         out = np.array(q, dtype=float)
+        kept = np.zeros_like(self._body)
+        for hand in HAND_SIDES:
+            if hand != moving and self._holding[hand]:
+                kept |= self._arm_mask[hand]
         for n in ROBOT_INFO.body_joints:
-            out[self.kin.qpos_index[n]] = self.standing[self._index[n]]
+            if not kept[self._index[n]]:
+                out[self.kin.qpos_index[n]] = self.standing[self._index[n]]
         return out
 
     def _q_ref_full_with(self, body: FloatArray) -> FloatArray:
@@ -1157,7 +1170,7 @@ class WholeBodyController:
                 # From a cross-body reach (right hand at an object on the left) the solve from
                 # the current posture stalled; the hand was carried out in front and its cube
                 # hit the station's bin on arrival (in-process trace). Retry from standing.
-                alt = self._solve(hand, target, True, self._standing_like(q))
+                alt = self._solve(hand, target, True, self._standing_like(q, hand))
                 if alt.position_error < res.position_error and (
                     self_collision_distance(self.kin, np.asarray(alt.q)) >= SELF_CLEARANCE
                 ):
