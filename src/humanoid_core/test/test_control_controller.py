@@ -338,9 +338,10 @@ def _execute(loop: Loop, steps: list[tuple], strict: bool = True) -> list:
             act = loop.ctrl.start_call(call.action, call.goal)
             loop.run(act, timeout=120.0 if call.action == 'walk_to' else 30.0)
             done.append(act)
-            if not strict and not (act.succeeded or call.optional):
+            ok = act.succeeded or call.optional
+            if not ok and not strict:
                 return done
-            assert act.succeeded or call.optional, f'{step.text}, {call.action}: {act.message}'
+            assert ok, f'{step.text}, {call.action}: {act.message}'
         world = apply_step(step, world, registry)
     return done
 

@@ -162,7 +162,7 @@ def test_a_spot_on_a_table_is_on_the_side_of_the_hand_that_puts_it_down(lab):
         assert centre is not None
         gap = max(abs(centre[0] - bin_.position[0]), abs(centre[1] - bin_.position[1]))
         assert gap - half - bin_.size[0] / 2.0 >= CONTAINER_CLEARANCE - 1e-9
-    # a table whose approach faces another way: the robot's left is the table's -x
+    # a table approached facing -y: the robot's left is the table's +x
     turned = replace(station, approach=(station.position[0], station.position[1] + 0.5, -1.5708))
     lab_t = lab.replace(places={**lab.places, 'station': turned})
     left = spot_on_place(lab_t, lab.objects['red_cube'], turned, 'left')

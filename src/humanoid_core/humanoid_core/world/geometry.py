@@ -235,7 +235,6 @@ def spot_on_place(
         forward, side = HAND_WORK_POINT
         side = side if hand == 'left' else -side
         ax, ay, ayaw = place.approach
-        c, s = math.cos(ayaw), math.sin(ayaw)
-        point = (ax + c * forward - s * side, ay + s * forward + c * side)
+        point = to_world((forward, side), (ax, ay), ayaw)
         prefer = to_local(point, (place.position[0], place.position[1]), place.yaw)
     return free_spot(world, obj, place.position, place.size, place.yaw, place.top_z, prefer=prefer)
