@@ -5,7 +5,8 @@ publishes it like the simulator node does (colour, depth, camera_info, joint_sta
 and checks: objects in the `world` frame at the ground-truth positions, a latched world_state
 with relations, and bad input (missing camera_info, all-NaN depth, mismatched sizes, a frame
 from the future) -> a diagnostics warning naming the problem, no objects published, and the
-stale objects expiring from world_state.
+stale objects expiring from world_state; then a stream that stops (WARN, the camera
+subscriptions created afresh after `resubscribe_after`) and comes back, colour first.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ class Harness:
         self.objects: list[ObjectArray] = []
         self.worlds: list[WorldState] = []
         self.diags: list[str] = []
+        # the detector's camera status, every level: (level, message, values)
+        self.status: list[tuple[bytes, str, dict[str, str]]] = []
         rel = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         node.create_subscription(ObjectArray, 'perception/objects', self.objects.append, rel)
         latched = QoSProfile(
@@ -95,12 +98,15 @@ class Harness:
         for st in msg.status:
             if st.name.startswith('object_detector') and st.level == DiagnosticStatus.WARN:
                 self.diags.append(st.message)
+            if st.name.startswith('object_detector'):
+                self.status.append((st.level, st.message, {v.key: v.value for v in st.values}))
 
     def publish(
         self,
         info: bool = True,
         depth: np.ndarray | None = None,
         future: float | None = None,
+        colour_only: bool = False,
     ) -> None:
         # Stamps on a clock 1000 s behind the nodes' (like the simulator's sim time seen by
         # nodes on wall time): the world model must age tracks on the stamps' clock. A frame
@@ -120,29 +126,41 @@ class Harness:
         if info:
             self.pub_info.publish(conv.camera_info_from_intrinsics(self.f['intr'], stamp, OPTICAL))
         d = self.f['depth'] if depth is None else depth
-        self.pub_depth.publish(conv.image_from_depth(d, stamp, OPTICAL))
+        if not colour_only:
+            self.pub_depth.publish(conv.image_from_depth(d, stamp, OPTICAL))
         self.pub_rgb.publish(conv.image_from_rgb(self.f['rgb'], stamp, OPTICAL))
 
-    def run_until(
-        self, cond: Callable[[], bool], timeout: float, what: str, **publish_kwargs
-    ) -> None:
-        deadline = time.monotonic() + timeout
+    def run_for(
+        self, seconds: float, until: Callable[[], bool] | None = None, **publish_kwargs
+    ) -> bool:
+        """Publish frames (every 0.2 s) and spin for `seconds` or until `until()` holds
+        (returns whether it did)."""
+        deadline = time.monotonic() + seconds
         next_pub = 0.0
         while time.monotonic() < deadline:
             if time.monotonic() >= next_pub:
                 self.publish(**publish_kwargs)
                 next_pub = time.monotonic() + 0.2
             rclpy.spin_once(self.node, timeout_sec=0.05)
-            if cond():
-                return
-        raise AssertionError(f'timed out after {timeout} s waiting for {what}; '
-                             f'diagnostics: {self.diags[-5:]}')  # fmt: skip
+            if until is not None and until():
+                return True
+        return False
+
+    def run_until(
+        self, cond: Callable[[], bool], timeout: float, what: str, **publish_kwargs
+    ) -> None:
+        if not self.run_for(timeout, cond, **publish_kwargs):
+            raise AssertionError(f'timed out after {timeout} s waiting for {what}; '
+                                 f'diagnostics: {self.diags[-5:]}')  # fmt: skip
 
 
 def test_detector_and_world_model_processes(processes, sim_frame) -> None:
     if not (EXE / 'object_detector').exists():
         pytest.skip('humanoid_perception not built (scripts/build.sh)')
-    det = processes.start([str(EXE / 'object_detector')])
+    det = processes.start(
+        [str(EXE / 'object_detector'), '--ros-args', '-p', 'frame_timeout:=1.0',
+         '-p', 'resubscribe_after:=2.0', '-p', 'diagnostics_period:=0.25']
+    )  # fmt: skip
     wm = processes.start(
         [str(EXE / 'world_model'), '--ros-args', '-p', 'seed_from_scene:=false',
          '-p', 'occlusion_grace:=0.3', '-p', 'max_unseen_in_view:=1.5',
@@ -209,6 +227,42 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
                     'stale objects to expire from world_state', depth=nan)  # fmt: skip
         assert len(h.objects) == n_objects, 'objects were published for bad frames'
         assert det.poll() is None and wm.poll() is None, 'a node died on bad input'
+
+        # 4. the stream stops: WARN naming it, then the camera readers created afresh
+        # (a re-created reader may first get the writer's last frame again: a NaN one)
+        def stopped_and_resubscribed() -> bool:
+            level, message, values = h.status[-1]
+            return (
+                level == DiagnosticStatus.WARN
+                and 'no camera frames' in message
+                and int(values.get('resubscriptions', 0)) >= 1
+            )
+
+        deadline = time.monotonic() + 20.0
+        while time.monotonic() < deadline and not stopped_and_resubscribed():
+            rclpy.spin_once(node, timeout_sec=0.05)
+        assert stopped_and_resubscribed(), h.status[-3:]
+
+        # colour frames come back before depth: the status stops saying there are no frames
+        # and names the missing depth ('none processed yet', then 'no colour/depth pair')
+        def names_depth() -> bool:
+            level, message, _ = h.status[-1]
+            return level == DiagnosticStatus.WARN and 'depth' in message
+
+        h.run_until(names_depth, 10.0, 'a status naming the missing depth frames',
+                    colour_only=True)  # fmt: skip
+        assert 'no camera frames' not in h.status[-1][1], h.status[-1]
+        assert len(h.objects) == n_objects, 'objects published without depth'
+        # the whole stream back (on the re-created readers): detecting and objects again
+        h.run_until(lambda: h.status[-1][:2] == (DiagnosticStatus.OK, 'detecting')
+                    and len(h.objects) > n_objects + 3, 20.0, 'detection after the stream '
+                    'came back')  # fmt: skip
+        # while frames flow the readers are kept (no re-creation every few seconds)
+        resubscriptions = int(h.status[-1][2]['resubscriptions'])
+        h.run_for(4.0)
+        assert h.status[-1][:2] == (DiagnosticStatus.OK, 'detecting'), h.status[-1]
+        assert int(h.status[-1][2]['resubscriptions']) == resubscriptions
+        assert det.poll() is None, 'the detector died when its camera stream stopped'
     finally:
         node.destroy_node()
         rclpy.shutdown()

@@ -9,6 +9,13 @@ detector backend (`backend`: the classical pipeline, or an open-vocabulary model
 Bad input (no camera_info, empty or all-NaN depth, sizes that disagree, a frame from the
 future) is skipped with a WARN on `diagnostics` naming the problem; no stale objects are
 republished. If tf2_ros is importable the camera pose is also broadcast on TF.
+
+A stopped stream (no colour frame for `frame_timeout`) turns the diagnostics WARN; after
+`resubscribe_after` seconds without colour frames the camera subscriptions are created afresh
+(and again each time that long passes). A restarted camera driver is normally matched by DDS
+on its own; re-creating the readers covers the case where a reader stays matched to nothing
+after its writer's process was killed (Fast DDS shared memory, eProsima/Fast-DDS#5053, #5469;
+the maintainers' advice in #2065 is to re-create the reader).
 """
 
 from __future__ import annotations
@@ -70,6 +77,8 @@ PARAMS = [
     ('diagnostics_period', 1.0, 'diagnostics publishing period (s)', (0.05, 60.0)),
     ('frame_timeout', 2.0, 'WARN on diagnostics when no colour frame arrived for this long '
      '(s, steady clock; 0 = off)', (0.0, 600.0)),
+    ('resubscribe_after', 10.0, 're-create the camera subscriptions after this long without a '
+     'colour frame, and again each time it passes (s, steady clock; 0 = never)', (0.0, 600.0)),
     ('publish_tf', True, 'broadcast world -> camera optical frame if tf2_ros exists', None),
 ]  # fmt: skip
 
@@ -115,6 +124,7 @@ class ObjectDetectorNode(Node):
         self.frames = 0
         self.last_ms = 0.0
         self.last_rgb_wall = time.monotonic()  # steady clock: a stopped camera stops sim time too
+        self.last_depth_wall = self.last_rgb_wall
         self.pub = self.create_publisher(
             ObjectArray,
             'perception/objects',
@@ -122,12 +132,10 @@ class ObjectDetectorNode(Node):
         )
         self.diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         sensor = qos_profile_sensor_data
-        images = sensor
-        if self.p['camera_qos'] == 'reliable':
-            images = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
-        self.create_subscription(Image, 'camera/color/image_raw', self.on_rgb, images)
-        self.create_subscription(Image, 'camera/depth/image_raw', self.on_depth, images)
-        self.create_subscription(CameraInfo, 'camera/color/camera_info', self.on_info, sensor)
+        self.camera_subs: list[Any] = []
+        self.resubscriptions = 0
+        self.subscribed_at = time.monotonic()
+        self.subscribe_camera()
         # joint_states and odom (250 Hz each) only give the camera pose: on a side node with
         # the events executor, not through this node's executor (measured: its per-message
         # Python overhead, not the callbacks, made these subscriptions expensive)
@@ -155,6 +163,21 @@ class ObjectDetectorNode(Node):
         )
 
     # -- inputs ----------------------------------------------------------------------------
+    def subscribe_camera(self) -> None:
+        """(Re-)create the colour, depth and camera_info subscriptions."""
+        for sub in self.camera_subs:
+            self.destroy_subscription(sub)
+        sensor = qos_profile_sensor_data
+        images = sensor
+        if self.p['camera_qos'] == 'reliable':
+            images = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self.camera_subs = [
+            self.create_subscription(Image, 'camera/color/image_raw', self.on_rgb, images),
+            self.create_subscription(Image, 'camera/depth/image_raw', self.on_depth, images),
+            self.create_subscription(CameraInfo, 'camera/color/camera_info', self.on_info, sensor),
+        ]
+        self.subscribed_at = time.monotonic()
+
     def on_info(self, msg: CameraInfo) -> None:
         try:
             self.intrinsics = conv.intrinsics_from_camera_info(msg)
@@ -183,6 +206,7 @@ class ObjectDetectorNode(Node):
         self.try_process()
 
     def on_depth(self, msg: Image) -> None:
+        self.last_depth_wall = time.monotonic()
         self.depth_buf.append((conv.stamp_to_sec(msg.header.stamp), msg))
         self.try_process()
 
@@ -295,12 +319,29 @@ class ObjectDetectorNode(Node):
 
     def publish_diagnostics(self) -> None:
         timeout = self.p['frame_timeout']
-        silent = time.monotonic() - self.last_rgb_wall
+        now = time.monotonic()
+        silent = now - self.last_rgb_wall
         if timeout > 0 and silent > timeout and not self.problem.startswith('no camera frames'):
             # The stream stopped (camera driver / simulator gone): say so instead of 'detecting'.
             # Cleared by the next processed frame (try_process).
             self.problem = f'no camera frames on camera/color/image_raw for {silent:.1f} s'
             self.get_logger().warning(self.problem)
+        elif self.problem.startswith(('no camera frames', 'colour frames again')) and (
+            timeout <= 0 or silent <= timeout
+        ):
+            # Colour frames arrive again but none was processed (a pair needs a depth frame).
+            self.problem = (
+                f'colour frames again, none processed yet: last depth frame '
+                f'{now - self.last_depth_wall:.1f} s ago'
+            )
+        wait = self.p['resubscribe_after']
+        if wait > 0 and silent > wait and now - self.subscribed_at > wait:
+            self.subscribe_camera()
+            self.resubscriptions += 1
+            self.get_logger().warning(
+                f'no colour frame for {silent:.1f} s: camera subscriptions created afresh '
+                f'({self.resubscriptions} so far)'
+            )
         stamp = self.get_clock().now().to_msg()
         level = conv.WARN if self.problem else conv.OK
         msg = self.problem or 'detecting'
@@ -310,7 +351,11 @@ class ObjectDetectorNode(Node):
                 f'{self.get_name()}: camera',
                 level,
                 msg,
-                {'frames': str(self.frames), 'last_frame_ms': f'{self.last_ms:.1f}'},
+                {
+                    'frames': str(self.frames),
+                    'last_frame_ms': f'{self.last_ms:.1f}',
+                    'resubscriptions': str(self.resubscriptions),
+                },
             )
         )
 
