@@ -579,6 +579,32 @@ def test_vial_carried_to_the_station_is_put_down_standing() -> None:
     assert z == pytest.approx(0.72 + 0.05, abs=0.01), f'the vial is not standing (z {z:.3f})'
 
 
+def test_cube_lowered_beside_the_bin_goes_straight_down() -> None:
+    """ "Bring the blue block to the other table", layout 0 (in-process; over ROS the robot
+    fell placing at the station's side): the move over the spot left the waist turned
+    0.8 rad, the IK's answer for the spot below turned it back, and the joint-space path in
+    between swung the hand 6.5 cm sideways: the cube hit the bin's wall (4.5 cm beside the
+    spot), the bin was lifted and the robot fell backwards. A holding hand that goes down
+    now follows the straight line when the joint-space path strays from it: the cube is
+    put down where planned, nothing is pushed and the robot stands."""
+    loop = Loop(seed=0)
+    bin0 = np.asarray(loop.sim.object_poses()['bin'].position)
+    _execute(
+        loop,
+        [
+            ('pick', 'blue_cube', 'right'),
+            ('walk_to', 'station'),
+            ('place_on', 'blue_cube', 'station'),
+        ],
+    )
+    assert not loop.ctrl.fallen
+    x, y, z = loop.sim.object_poses()['blue_cube'].position
+    assert z == pytest.approx(0.72 + 0.025, abs=0.01), z
+    assert x > 0.22 and bin0[1] - y > 0.17, f'not on its spot beside the bin: {x:.3f}, {y:.3f}'
+    bin1 = np.asarray(loop.sim.object_poses()['bin'].position)
+    assert np.linalg.norm(bin1 - bin0) < 0.02, f'the bin was pushed {bin1 - bin0}'
+
+
 @pytest.mark.parametrize('start', [(0.205, -0.25, 0.68), (0.19, -0.19, 0.60)])
 def test_hand_at_the_table_front_backs_away_before_reaching_over_it(start) -> None:
     """`lab` suite (every-block-bin, take-everything-put-it): back at the bench after a
