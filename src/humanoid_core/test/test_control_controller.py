@@ -545,7 +545,11 @@ def test_a_holding_arm_stays_put_while_the_other_hand_lifts() -> None:
     posture, and the IK keeps a holding hand where it is in its start: the right arm went to
     its standing pose and put the cube down onto the bench's front edge (the wrist was blocked,
     the cube pushed off its place). Now the restart keeps the holding arm: the cube stays up
-    in the hand (here the lift then ends UNREACHABLE: the two hands are too close)."""
+    in the hand (here the lift then ends UNREACHABLE: the two hands are too close). On
+    another machine (other floating-point results) the IK's answer for the lift was within
+    reach but moved the right hand 27 cm towards the left: the hands met and the cube was
+    flung off the bench; an answer or waypoint that moves a holding hand over
+    `HOLDING_SHIFT_MAX` is now refused (UNREACHABLE there too)."""
     loop = Loop(seed=2)
     c = loop.ctrl
     _execute(loop, [('pick', 'red_cube', 'right')])
@@ -577,32 +581,6 @@ def test_vial_carried_to_the_station_is_put_down_standing() -> None:
     station = _ground_truth_world(loop.sim).places['station']
     assert abs(x - station.position[0]) < 0.25 and abs(y - station.position[1]) < 0.4, (x, y)
     assert z == pytest.approx(0.72 + 0.05, abs=0.01), f'the vial is not standing (z {z:.3f})'
-
-
-def test_cube_lowered_beside_the_bin_goes_straight_down() -> None:
-    """ "Bring the blue block to the other table", layout 0 (in-process; over ROS the robot
-    fell placing at the station's side): the move over the spot left the waist turned
-    0.8 rad, the IK's answer for the spot below turned it back, and the joint-space path in
-    between swung the hand 6.5 cm sideways: the cube hit the bin's wall (4.5 cm beside the
-    spot), the bin was lifted and the robot fell backwards. A holding hand that goes down
-    now follows the straight line when the joint-space path strays from it: the cube is
-    put down where planned, nothing is pushed and the robot stands."""
-    loop = Loop(seed=0)
-    bin0 = np.asarray(loop.sim.object_poses()['bin'].position)
-    _execute(
-        loop,
-        [
-            ('pick', 'blue_cube', 'right'),
-            ('walk_to', 'station'),
-            ('place_on', 'blue_cube', 'station'),
-        ],
-    )
-    assert not loop.ctrl.fallen
-    x, y, z = loop.sim.object_poses()['blue_cube'].position
-    assert z == pytest.approx(0.72 + 0.025, abs=0.01), z
-    assert x > 0.22 and bin0[1] - y > 0.17, f'not on its spot beside the bin: {x:.3f}, {y:.3f}'
-    bin1 = np.asarray(loop.sim.object_poses()['bin'].position)
-    assert np.linalg.norm(bin1 - bin0) < 0.02, f'the bin was pushed {bin1 - bin0}'
 
 
 @pytest.mark.parametrize('start', [(0.205, -0.25, 0.68), (0.19, -0.19, 0.60)])

@@ -278,9 +278,7 @@ SELF_CLEARANCE = 0.01  # m: arms vs body in an IK result taken from a restart
 # forearm 2.8 mm from the torso halfway to over the station, and the place failed)
 SELF_PATH_CLEARANCE = 0.008
 LINE_VIA_STEP = 0.06  # m between the IK waypoints of a straight hand path (`_line_vias`)
-STRAIGHT_REACH_MAX = 0.25  # m: a holding hand going down this far or less to put it down
-STRAIGHT_DEVIATION = 0.02  # m: ... with its joint-space path this far off the line goes straight
-STRAIGHT_VIA_STEP = 0.03  # m between its IK waypoints (at 6 cm the legs still bent 1.5 cm)
+HOLDING_SHIFT_MAX = 0.10  # m: an IK answer moves a hand that holds an object no more
 TABLE_PATH_MARGIN = 0.04  # m: grasp frames along a planned path keep this from the tables
 
 
@@ -787,82 +785,19 @@ class WholeBodyController:
                 else f'IK cannot reach the target without an arm '
                 f'within {100 * reach_d:.1f} cm of the body'
             )
+        swing = self._holding_shift(np.asarray(res.q), st['hand'])
+        if swing > HOLDING_SHIFT_MAX:
+            return (
+                f'IK cannot reach the target without moving the other hand, which holds an '
+                f'object, {100 * swing:.0f} cm'
+            )
         st['q_sol'] = np.asarray(res.q).copy()
         goal = np.asarray(res.q)[self._qidx]
-        if 'via_done' not in st:
-            straight = self._straight_descent(
-                st['hand'], st['commanded'], st['position_only'], goal
-            )
-            if straight is not None:
-                st['via_done'] = True
-                vias, q_goal = straight
-                st['q_sol'] = q_goal
-                return [(v, 0.0) for v in vias] + [(q_goal[self._qidx], 0.0)]
         vias = [] if 'via_done' in st else self._waypoints(st['hand'], goal)
         st['via_done'] = True
         if vias:
             return [(v, 0.0) for v in vias] + [(goal, 0.0)]
         return [(goal, st['duration'])]
-
-    def _straight_descent(
-        self, hand: str, T: FloatArray, position_only: bool, goal: FloatArray
-    ) -> tuple[list[FloatArray], FloatArray] | None:
-        """For a hand that holds an object and goes down (at most `STRAIGHT_REACH_MAX`,
-        within 3 cm of vertical) to put it down, when the joint-space path to the IK's `goal`
-        (body joints) strays more than `STRAIGHT_DEVIATION` from the straight line:
-        IK solutions every `STRAIGHT_VIA_STEP` along the straight line from the hand to `T`,
-        each started from the one before and drawn towards the starting posture, so the waist
-        and the other arm change little between them. Returns the waypoints (body joints) and
-        the final solution (full), or None when a point is out of reach, the end misses `T` or
-        that path is not clear.
-        (Lowering the blue cube beside the station's bin, the IK's goal turned the waist back
-        from where the move above had left it; the joint-space path swung the hand 6.5 cm
-        sideways, the cube into the bin's wall, and the robot fell backwards: in-process,
-        layout 0.)"""
-        assert self._ref is not None and self._qm is not None
-        cfg = self.config
-        frame = ROBOT_INFO.grasp_frame(hand)
-        T_now = self.kin.site_transform(self._q_ref_full(), frame)
-        d = T[:3, 3] - T_now[:3, 3]
-        if (
-            not self._holding[hand]
-            or d[2] > -0.03
-            or float(np.linalg.norm(d[:2])) > 0.03
-            or float(np.linalg.norm(d)) > STRAIGHT_REACH_MAX
-        ):
-            return None
-        a, u = T_now[:3, 3], d / float(np.linalg.norm(d))
-        path = [
-            self.kin.site_transform(q, frame)[:3, 3] - a
-            for q in self._along(self._qm, self._ref, goal, np.linspace(0.0, 1.0, 11))
-        ]
-        if max(float(np.linalg.norm(r - (r @ u) * u)) for r in path) <= STRAIGHT_DEVIATION:
-            return None
-        # The IK's posture task pulls towards the posture the reach starts from (not
-        # standing): from a posture with the waist turned 0.8 rad the solutions 3 cm apart
-        # turned it back by 0.5 rad in one step and bent the line 2.7 cm.
-        saved = self.ik.posture_q.copy()
-        self.ik.posture_q[:] = self._q_ref_full()
-        try:
-            chain = self._line_vias(
-                hand, T_now, T, self._ref, position_only, step=STRAIGHT_VIA_STEP
-            )
-            if len(chain) < 2:
-                return None
-            res = self._solve(hand, T, position_only, self._q_ref_full_with(chain[-2]))
-        finally:
-            self.ik.posture_q[:] = saved
-        if (
-            res.position_error > 0.5 * cfg.unreachable_position
-            or (not position_only and res.rotation_error > cfg.unreachable_orientation)
-            or res.com_margin < 0.0
-        ):
-            return None
-        q_goal = np.asarray(res.q).copy()
-        vias = chain[1:-1]
-        if not self._clear_via(vias, q_goal[self._qidx]):
-            return None
-        return vias, q_goal
 
     def _start_body_move(
         self,
@@ -1111,14 +1046,13 @@ class WholeBodyController:
         first: FloatArray | None,
         position_only: bool = False,
         start: FloatArray | None = None,
-        step: float = LINE_VIA_STEP,
     ) -> list[FloatArray]:
         """Body-joint waypoints with `hand` at `T_from` (or the posture `first`), then along
-        the straight line to `T_to` every `step` m (orientation: `T_to`'s, unless
+        the straight line to `T_to` every `LINE_VIA_STEP` m (orientation: `T_to`'s, unless
         `position_only`); each IK starts from the previous one (the first from body joints
         `start`, default the reference). Empty if a point is out of reach."""
         assert self._ref is not None
-        step_count = max(1, math.ceil(np.linalg.norm(T_to[:3, 3] - T_from[:3, 3]) / step))
+        step_count = max(1, math.ceil(np.linalg.norm(T_to[:3, 3] - T_from[:3, 3]) / LINE_VIA_STEP))
         q_init = self._q_ref_full_with(self._ref if start is None else start)
         prev = first if first is not None else self._waypoint(hand, T_from, position_only, q_init)
         if prev is None:
@@ -1154,6 +1088,21 @@ class WholeBodyController:
         out = self._ref.copy()
         out[self._body] = np.asarray(res.q)[self._qidx][self._body]
         return out
+
+    def _holding_shift(self, q: FloatArray, moving: str) -> float:
+        """How far (m) full configuration `q` puts the grasp frame of the hand other than
+        `moving` from where it is now, if that hand holds an object (else 0). The IK keeps a
+        holding hand where it is only while the target can be reached so; without that, on
+        one machine, it swung the right hand holding the red cube 27 cm towards the left hand
+        lifting the vial: the hands met and the cube was flung off the bench (in-process,
+        `lab_long` everything-to-station, layout 2; on others that lift was UNREACHABLE)."""
+        assert self._qm is not None
+        other = 'right' if moving == 'left' else 'left'
+        if not self._holding[other]:
+            return 0.0
+        frame = ROBOT_INFO.grasp_frame(other)
+        now = self.kin.site_transform(self._q_ref_full(), frame)[:3, 3]
+        return float(np.linalg.norm(self.kin.site_transform(q, frame)[:3, 3] - now))
 
     def _standing_like(self, q: FloatArray, moving: str) -> FloatArray:
         """`q` (full) with the body joints of the standing posture, except the arm of a hand
