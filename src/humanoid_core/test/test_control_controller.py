@@ -548,7 +548,7 @@ def test_a_holding_arm_stays_put_while_the_other_hand_lifts() -> None:
     in the hand (here the lift then ends UNREACHABLE: the two hands are too close). On
     another machine (other floating-point results) the IK's answer for the lift was within
     reach but moved the right hand 27 cm towards the left: the hands met and the cube was
-    flung off the bench; an answer or waypoint that moves a holding hand over
+    flung off the bench; an IK answer that moves a holding hand over
     `HOLDING_SHIFT_MAX` is now refused (UNREACHABLE there too)."""
     loop = Loop(seed=2)
     c = loop.ctrl
