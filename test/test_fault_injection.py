@@ -557,9 +557,10 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
         # Known intermittent problem (2 of about 8 clean CI runs on 2026-11-26; once since the
         # test stack runs at half speed, fresh-clone run of 532b978): no frame of the
         # restarted relay reached the detector within 30 s; its diagnostics went on saying
-        # 'no camera frames'. Not reproduced outside the full test
-        # (29 kill-and-restart cycles of simulator, relay, detector and world model, all
-        # recovered in 0.5-4.3 s, 2026-11-27). Suspect: Fast DDS shared memory after a
+        # 'no camera frames'. Not reproduced outside the full test (29 kill-and-restart
+        # cycles of the relay beside the simulator: 6 with a plain subscriber, 8 with the
+        # detector, 15 with detector and world model; all recovered in 0.5-4.3 s,
+        # 2026-11-27). Suspect: Fast DDS shared memory after a
         # SIGKILLed peer (eProsima/Fast-DDS#5053, #5469). Since then the detector re-creates
         # its camera readers after `resubscribe_after` (10 s) without frames, and the relay
         # says which of its readers got a first message, so a repeat tells which side is stuck.

@@ -96,10 +96,10 @@ class Harness:
 
     def on_diag(self, msg: DiagnosticArray) -> None:
         for st in msg.status:
-            if st.name.startswith('object_detector') and st.level == DiagnosticStatus.WARN:
-                self.diags.append(st.message)
             if st.name.startswith('object_detector'):
                 self.status.append((st.level, st.message, {v.key: v.value for v in st.values}))
+                if st.level == DiagnosticStatus.WARN:
+                    self.diags.append(st.message)
 
     def publish(
         self,
@@ -131,14 +131,18 @@ class Harness:
         self.pub_rgb.publish(conv.image_from_rgb(self.f['rgb'], stamp, OPTICAL))
 
     def run_for(
-        self, seconds: float, until: Callable[[], bool] | None = None, **publish_kwargs
+        self,
+        seconds: float,
+        until: Callable[[], bool] | None = None,
+        publish: bool = True,
+        **publish_kwargs,
     ) -> bool:
-        """Publish frames (every 0.2 s) and spin for `seconds` or until `until()` holds
-        (returns whether it did)."""
+        """Publish frames (every 0.2 s; none with `publish` false) and spin for `seconds` or
+        until `until()` holds (returns whether it did)."""
         deadline = time.monotonic() + seconds
         next_pub = 0.0
         while time.monotonic() < deadline:
-            if time.monotonic() >= next_pub:
+            if publish and time.monotonic() >= next_pub:
                 self.publish(**publish_kwargs)
                 next_pub = time.monotonic() + 0.2
             rclpy.spin_once(self.node, timeout_sec=0.05)
@@ -214,9 +218,7 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
         h.run_until(lambda: any('depth' in m and 'NaN' in m for m in h.diags), 15.0,
                     'an all-NaN depth warning', depth=nan)  # fmt: skip
         # frames are processed in stamp order: after that warning every frame is a bad one
-        deadline = time.monotonic() + 0.6
-        while time.monotonic() < deadline:  # let objects already in flight arrive
-            rclpy.spin_once(node, timeout_sec=0.05)
+        h.run_for(0.6, publish=False)  # let objects already in flight arrive
         n_objects = len(h.objects)
         small = np.ascontiguousarray(sim_frame['depth'][::2, ::2])
         h.run_until(lambda: any('differ' in m for m in h.diags), 15.0,
@@ -238,10 +240,7 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
                 and int(values.get('resubscriptions', 0)) >= 1
             )
 
-        deadline = time.monotonic() + 20.0
-        while time.monotonic() < deadline and not stopped_and_resubscribed():
-            rclpy.spin_once(node, timeout_sec=0.05)
-        assert stopped_and_resubscribed(), h.status[-3:]
+        assert h.run_for(20.0, stopped_and_resubscribed, publish=False), h.status[-3:]
 
         # colour frames come back before depth: the status stops saying there are no frames
         # and names the missing depth ('none processed yet', then 'no colour/depth pair')

@@ -134,8 +134,7 @@ class ObjectDetectorNode(Node):
         sensor = qos_profile_sensor_data
         self.camera_subs: list[Any] = []
         self.resubscriptions = 0
-        self.subscribed_at = time.monotonic()
-        self.subscribe_camera()
+        self.subscribe_camera()  # sets subscribed_at
         # joint_states and odom (250 Hz each) only give the camera pose: on a side node with
         # the events executor, not through this node's executor (measured: its per-message
         # Python overhead, not the callbacks, made these subscriptions expensive)

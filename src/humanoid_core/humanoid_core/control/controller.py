@@ -66,7 +66,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from humanoid_core.control.balance import MeasuredState, roll_pitch_of
-from humanoid_core.control.footsteps import Pose2D, wrap_angle
+from humanoid_core.control.footsteps import Pose2D, other_side, wrap_angle
 from humanoid_core.control.ik import (
     HAND_SIDES,
     WholeBodyIK,
@@ -679,7 +679,7 @@ class WholeBodyController:
             task.set_orientation_cost(0.0)
         try:
             q0 = self._qm if q_init is None else q_init
-            other = 'right' if hand == 'left' else 'left'
+            other = other_side(hand)
             keep_other = self.config.other_hand_cost > 0.0
             if self.config.holding_hand_cost > 0.0 and self._holding[other]:
                 # A holding arm stays where it is: swung along by the waist, the object it
@@ -1097,7 +1097,7 @@ class WholeBodyController:
         lifting the vial: the hands met and the cube was flung off the bench (in-process,
         `lab_long` everything-to-station, layout 2; on others that lift was UNREACHABLE)."""
         assert self._qm is not None
-        other = 'right' if moving == 'left' else 'left'
+        other = other_side(moving)
         if not self._holding[other]:
             return 0.0
         frame = ROBOT_INFO.grasp_frame(other)
