@@ -3,10 +3,12 @@ cancel and e-stop, on plain Python objects (no ROS)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from humanoid_core.planning.errors import ErrorCode
+from humanoid_core.planning.skills import SkillRegistry
 from humanoid_core.planning.types import MotionCall, Plan, PlanProposal, PlanStep
+from humanoid_core.planning.validator import apply_step
 from humanoid_core.tasks.runner import (
     Approval,
     MotionResult,
@@ -14,8 +16,12 @@ from humanoid_core.tasks.runner import (
     TaskRequest,
     TaskRunner,
     TaskState,
+    describe_missing,
+    relations_left,
+    restore_instruction,
 )
-from humanoid_core.world.types import ObjectInfo, Place, WorldSnapshot
+from humanoid_core.world.scene import initial_world
+from humanoid_core.world.types import ObjectInfo, Place, Relation, WorldSnapshot
 import pytest
 
 PICK = PlanStep('pick', {'object': 'red_cube'})
@@ -268,3 +274,115 @@ def test_optional_motion_failure_does_not_fail_the_step():
     out = runner.run(TaskRequest('x'), Hooks())
     assert out.code != ErrorCode.SUCCESS and 'look_at returned FELL' in out.message
     assert fell.calls == ['look_at']
+
+
+IN_TRAY = Relation('red_cube', 'in', 'tray')
+HELD = Relation('red_cube', 'held_by', 'right_hand')
+
+
+def promise_of(step, _before):
+    return {'red_cube': frozenset({HELD if step.skill == 'pick' else IN_TRAY})}
+
+
+@pytest.mark.parametrize('max_replans', [0, 1])
+def test_what_the_steps_left_is_checked_once_the_plan_has_run(max_replans):
+    """The place's effect was seen, but by the end of the plan the cube is out of the tray
+    (it bounced off the rim; a later step pushed the tray): not a success. With a re-plan
+    left, the runner plans again from the world as it is, naming the broken relation."""
+    placed = {'n': 0}
+
+    class Placing(Motion):
+        def execute(self, call, should_stop):
+            if call.action == 'release':
+                placed['n'] += 1
+            return super().execute(call, should_stop)
+
+    def observed():
+        # in the tray only after the second place
+        where = IN_TRAY if placed['n'] >= 2 else Relation('red_cube', 'on', 'bench')
+        return replace(world(), relations=(where, Relation('robot', 'near', 'bench')))
+
+    seen: list[str | None] = []
+    asked: list[str] = []
+
+    def propose(instruction, _w, feedback):
+        seen.append(feedback)
+        asked.append(instruction)
+        return PlanProposal(ErrorCode.SUCCESS, PLAN)
+
+    runner = TaskRunner(
+        observed,
+        propose,
+        expand,
+        Placing(),
+        promises=promise_of,
+        config=RunnerConfig(max_replans=max_replans, effect_settle_s=0.05, poll_s=0.01),
+    )
+    hooks = Hooks()
+    out = runner.run(TaskRequest('put everything from the bench in the tray'), hooks)
+    broken = 'in(red_cube, tray) no longer holds (the world state has on(red_cube, bench))'
+    if max_replans == 0:
+        assert out.code == ErrorCode.EXECUTION_FAILED
+        assert out.message == f'after the plan, {broken} (gave up after 0 re-plan(s))'
+        assert out.failures == [f'after the plan: {broken}']
+        return
+    assert out.code == ErrorCode.SUCCESS, out.message
+    assert out.replans == 1 and placed['n'] == 2
+    assert seen[1] is not None and seen[1].startswith(f'after the plan, {broken}.')
+    # the operator's words no longer cover the cube (it is not on the bench any more...):
+    # the re-plan asks for what was undone, in words any planner backend takes
+    assert asked == ['put everything from the bench in the tray', 'put the red cube in the tray']
+    assert any(e[0] == TaskState.REPLANNING and broken in e[2] for e in hooks.events)
+
+
+def test_a_later_step_replaces_what_an_earlier_one_left():
+    """Put in the tray, then picked up again: only the last step's relation is kept."""
+    plan = Plan((PICK, PLACE, PICK), planner='test')
+    holding = replace(world(), relations=(HELD,))
+    runner = TaskRunner(
+        lambda: holding,
+        lambda *_a: PlanProposal(ErrorCode.SUCCESS, plan),
+        expand,
+        Motion(),
+        promises=promise_of,
+        config=RunnerConfig(max_replans=0, effect_settle_s=0.05, poll_s=0.01),
+    )
+    out = runner.run(TaskRequest('x'), Hooks())
+    assert out.code == ErrorCode.SUCCESS, out.message
+    # ...and the same world fails a plan that ends with the place
+    runner.propose = lambda *_a: PlanProposal(ErrorCode.SUCCESS, PLAN)
+    out = runner.run(TaskRequest('x'), Hooks())
+    assert out.code == ErrorCode.EXECUTION_FAILED
+    assert (
+        'in(red_cube, tray) no longer holds (the world state has held_by(red_cube, right_hand))'
+        in out.message
+    )
+
+
+def test_restore_instruction_names_what_was_undone():
+    w = world()
+    missing = [IN_TRAY, Relation('red_cube', 'on', 'bench'), HELD]
+    assert restore_instruction(missing, w) == (
+        'put the red cube in the tray, then put the red cube on the bench, '
+        'then pick up the red cube'
+    )
+    assert restore_instruction([Relation('red_cube', 'in', 'bin')], w) == ''  # no such bin
+    assert restore_instruction([Relation('vial', 'on', 'bench')], w) == ''  # no such object
+    assert restore_instruction([IN_TRAY], None) == ''
+    assert describe_missing([IN_TRAY], w) == (
+        'in(red_cube, tray) no longer holds (the world state has no in/on relation)'
+    )
+
+
+def test_relations_left_by_real_skills():
+    """`relations_left` on the validator's own world after pick / place_in / place_on in the
+    `lab` scene: each object whose relations change maps to what it is left in."""
+    registry = SkillRegistry.from_yaml()
+    w0 = initial_world('lab')
+    pick = PlanStep('pick', {'object': 'red_cube', 'hand': 'right'})
+    w1 = apply_step(pick, w0, registry)
+    assert relations_left(w1, w0) == {'red_cube': frozenset({HELD})}
+    place = PlanStep('place_in', {'object': 'red_cube', 'container': 'tray'})
+    w2 = apply_step(place, w1, registry)
+    assert relations_left(w2, w1) == {'red_cube': frozenset({IN_TRAY})}
+    assert relations_left(w2, w2) == {}

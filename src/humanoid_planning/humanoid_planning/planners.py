@@ -9,7 +9,8 @@ from typing import Any
 from humanoid_core.planning.skills import SkillRegistry
 from humanoid_core.planning.types import MotionCall, PlanProposal, PlanStep
 from humanoid_core.planning.validator import apply_step
-from humanoid_core.world.types import WorldSnapshot
+from humanoid_core.tasks.runner import relations_left
+from humanoid_core.world.types import Relation, WorldSnapshot
 from humanoid_ros.params import ParameterError
 
 BACKENDS = ('embedded', 'transformers', 'openai')
@@ -48,6 +49,12 @@ class PlannerSetup:
             if rel.predicate in ('in', 'on') and rel not in after.relations:
                 missing.append(f'expected {rel}')
         return '; '.join(missing) or None
+
+    def promises(self, step: PlanStep, before: WorldSnapshot) -> dict[str, frozenset[Relation]]:
+        """The task runner's `Promises`: object id -> the `in` / `on` / `held_by` relations
+        the step creates for it (as the validator applies it), for each object whose such
+        relations it changes; checked again once the whole plan has run."""
+        return relations_left(apply_step(step, before, self.registry), before)
 
 
 def build_planner(params: dict[str, Any], logger: Any) -> PlannerSetup:

@@ -69,7 +69,13 @@ PARAMETERS: list[tuple[str, Any, str, tuple[float, float] | None]] = [
         'seconds one motion action may take (divided by real_time_factor: simulated seconds)',
         (0.5, 3600.0),
     ),
-    ('check_effects', True, "check each step's effects in the world state after it", None),
+    (
+        'check_effects',
+        True,
+        "check each step's effects in the world state after it, and once the plan has run "
+        'that what the steps left still holds (else re-plan)',
+        None,
+    ),
     ('effect_settle', 2.0, 'seconds to wait for effects to show in the world state', (0.0, 30.0)),
     (
         'safety_ready_timeout',
@@ -177,6 +183,7 @@ class TaskPlannerNode(Node):
             expand=self.setup.expand,
             motion=self.motion,
             check_effects=self.setup.check_effects if self.p['check_effects'] else None,
+            promises=self.setup.promises if self.p['check_effects'] else None,
             config=RunnerConfig(
                 max_replans=self.p['max_replans'],
                 world_timeout_s=self.p['world_timeout'] / self.p['real_time_factor'],

@@ -12,7 +12,7 @@ States (ExecuteTask feedback): PLANNING -> [AWAITING_APPROVAL] -> EXECUTING
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 import time
@@ -20,7 +20,8 @@ from typing import Protocol
 
 from humanoid_core.planning.errors import ErrorCode
 from humanoid_core.planning.types import MotionCall, Plan, PlanProposal, PlanStep
-from humanoid_core.world.types import WorldSnapshot
+from humanoid_core.world.geometry import OPERATOR
+from humanoid_core.world.types import Relation, WorldSnapshot
 
 
 class TaskState(IntEnum):
@@ -96,6 +97,36 @@ Proposer = Callable[[str, WorldSnapshot, str | None], PlanProposal]
 Expander = Callable[[PlanStep, WorldSnapshot], Sequence[MotionCall]]
 EffectCheck = Callable[[PlanStep, WorldSnapshot, WorldSnapshot], str | None]
 """(step, world before, world after) -> None if the step's effects hold, else why not."""
+Promises = Callable[[PlanStep, WorldSnapshot], Mapping[str, frozenset[Relation]]]
+"""(step, world before) -> object id -> the relations the step leaves that object in (for each
+object whose `in` / `on` / `held_by` relations the step changes; empty: none to keep)."""
+
+
+KEPT = ('in', 'on', 'held_by')
+
+
+def relations_left(
+    expected: WorldSnapshot, before: WorldSnapshot
+) -> dict[str, frozenset[Relation]]:
+    """Object id -> its `KEPT` relations new in `expected` (the world after a step) over
+    `before`, for every object whose `KEPT` relations differ between the two (an object
+    picked up loses its `in` / `on`: it maps to its `held_by`; one handed to the operator,
+    held by nobody here, maps to the empty set)."""
+
+    def kept(world: WorldSnapshot) -> dict[str, set[Relation]]:
+        out: dict[str, set[Relation]] = {}
+        for r in world.relations:
+            if r.predicate in KEPT:
+                out.setdefault(r.subject, set()).add(r)
+        return out
+
+    old, new = kept(before), kept(expected)
+    out = {}
+    for obj in set(old) | set(new):
+        a, b = old.get(obj, set()), new.get(obj, set())
+        if a != b:
+            out[obj] = frozenset(r for r in b - a if r.object != OPERATOR)
+    return out
 
 
 @dataclass
@@ -116,6 +147,7 @@ class TaskRunner:
         motion: MotionPort,
         check_effects: EffectCheck | None = None,
         config: RunnerConfig | None = None,
+        promises: Promises | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -124,6 +156,7 @@ class TaskRunner:
         self.expand = expand
         self.motion = motion
         self.check_effects = check_effects
+        self.promises = promises
         self.config = config or RunnerConfig()
         self.clock = clock
         self.sleep = sleep
@@ -231,56 +264,75 @@ class TaskRunner:
                 failures=failures,
             )
 
+        # object id -> the relations the steps done so far left it in (`Promises`)
+        promised: dict[str, frozenset[Relation]] = {}
+        instruction = request.instruction
         index = 0
-        while index < len(plan.steps):
-            step = plan.steps[index]
-            stop = self._stop_code(hooks)
-            if stop is not None:
-                return outcome(stop, self._stop_message(stop, step, hooks))
-            hooks.feedback(
-                TaskState.EXECUTING, plan, index, index / len(plan.steps), f'{step.text}'
-            )
-            before = self._current_world() or world
-            failure = self._run_step(step, before, hooks, plan, index)
-            stop = self._stop_code(hooks)
-            if stop is not None:
-                return outcome(stop, self._stop_message(stop, step, hooks))
-            if failure is None and self.check_effects is not None:
-                failure = self._await_effects(step, before)
-            if failure is None:
-                done.append(step)
-                index += 1
-                continue
-            # -- the step failed: re-plan from the current world with the failure as feedback
-            failures.append(f'{step.text}: {failure}')
+        while True:
+            if index < len(plan.steps):
+                step = plan.steps[index]
+                stop = self._stop_code(hooks)
+                if stop is not None:
+                    return outcome(stop, self._stop_message(stop, step, hooks))
+                hooks.feedback(
+                    TaskState.EXECUTING, plan, index, index / len(plan.steps), f'{step.text}'
+                )
+                before = self._current_world() or world
+                failure = self._run_step(step, before, hooks, plan, index)
+                stop = self._stop_code(hooks)
+                if stop is not None:
+                    return outcome(stop, self._stop_message(stop, step, hooks))
+                if failure is None and self.check_effects is not None:
+                    failure = self._await_effects(step, before)
+                if failure is None:
+                    done.append(step)
+                    index += 1
+                    if self.promises is not None:
+                        promised.update(self.promises(step, before))
+                    continue
+                failures.append(f'{step.text}: {failure}')
+                failed = f'step {index + 1} {step.text} failed: {failure}'
+            else:
+                # -- every step ran: what the steps left must still hold (an object that
+                # fell out of a container after its place, a container pushed away by a
+                # later step), else the task is not done
+                missing, seen = self._await_promises(promised)
+                if not missing:
+                    break
+                broken = describe_missing(missing, seen)
+                failures.append(f'after the plan: {broken}')
+                failed = f'after the plan, {broken}'
+                # the plan's goal was reached once: what was undone is all there is left to do
+                instruction = restore_instruction(missing, seen) or instruction
+                before = seen or world
+            # -- re-plan from the current world with the failure as feedback
             if replans >= self.config.max_replans:
                 return outcome(
-                    ErrorCode.EXECUTION_FAILED,
-                    f'step {index + 1} {step.text} failed: {failure} '
-                    f'(gave up after {replans} re-plan(s))',
+                    ErrorCode.EXECUTION_FAILED, f'{failed} (gave up after {replans} re-plan(s))'
                 )
             replans += 1
+            n = max(1, len(plan.steps))
+            now_doing = '' if instruction == request.instruction else f"; now: '{instruction}'"
             hooks.feedback(
                 TaskState.REPLANNING,
                 plan,
-                index,
-                index / len(plan.steps),
-                f're-planning after: {step.text} failed: {failure}',
+                min(index, n - 1),
+                min(1.0, index / n),
+                f're-planning after: {failed}{now_doing}',
             )
             now = self._current_world() or before
             done_text = '; '.join(s.text for s in done) or 'none'
             feedback = (
-                f'Executing step {index + 1} {step.text} failed: {failure}. '
-                f'Steps completed so far: {done_text}. Plan again from the current world state.'
+                f'{failed}. Steps completed so far: {done_text}. '
+                'Plan again from the current world state.'
             )
             t_plan = self.clock()
-            proposal = self._plan(request.instruction, now, feedback)
+            proposal = self._plan(instruction, now, feedback)
             planning_time += self.clock() - t_plan
             if not proposal.ok or proposal.plan is None:
                 return outcome(
                     ErrorCode.EXECUTION_FAILED,
-                    f'step {index + 1} {step.text} failed: {failure}; re-planning failed: '
-                    f'{proposal.code.name}: {proposal.message}',
+                    f'{failed}; re-planning failed: {proposal.code.name}: {proposal.message}',
                 )
             plan = proposal.plan
             index = 0
@@ -345,3 +397,63 @@ class TaskRunner:
             if self.clock() >= deadline:
                 return f'effects not observed: {problem}'
             self.sleep(self.config.poll_s)
+
+    def _await_promises(
+        self, promised: Mapping[str, frozenset[Relation]]
+    ) -> tuple[list[Relation], WorldSnapshot | None]:
+        """The relations in `promised` that do not hold in the world state (waiting up to
+        `effect_settle_s` for it to show them all), with the last world state read."""
+        wanted = [r for rels in promised.values() for r in sorted(rels, key=str)]
+        world = self.world()
+        if not wanted:
+            return [], world
+        deadline = self.clock() + self.config.effect_settle_s
+        while True:
+            if world is not None:
+                missing = [r for r in wanted if r not in world.relations]
+                if not missing:
+                    return [], world
+            if self.clock() >= deadline:
+                return (missing if world is not None else wanted), world
+            self.sleep(self.config.poll_s)
+            world = self.world()
+
+
+def describe_missing(missing: Sequence[Relation], world: WorldSnapshot | None) -> str:
+    """'in(blue_cube, bin) no longer holds (the world state has on(blue_cube, station))'."""
+    if world is None:
+        return 'no world state to check what the steps left'
+    parts = []
+    for r in missing:
+        instead = sorted(
+            str(x) for x in world.relations if x.subject == r.subject and x.predicate in KEPT
+        )
+        where = ', '.join(instead) or 'no in/on relation'
+        parts.append(f'{r} no longer holds (the world state has {where})')
+    return '; '.join(parts)
+
+
+def restore_instruction(missing: Sequence[Relation], world: WorldSnapshot | None) -> str:
+    """An instruction in words that asks for `missing` again ('put the blue cube in the
+    bin'), from the objects' labels in `world`; '' when one cannot be named there. The
+    operator's instruction may no longer say it: "everything from the bench" leaves out a
+    cube that fell beside the bin on the station."""
+    if world is None:
+        return ''
+    parts = []
+    for r in missing:
+        thing = world.objects.get(r.subject)
+        if thing is None:
+            return ''
+        if r.predicate == 'held_by':
+            parts.append(f'pick up the {thing.label}')
+            continue
+        target = world.objects.get(r.object)
+        if target is not None:
+            where = target.label
+        elif r.object in world.places:
+            where = r.object
+        else:
+            return ''
+        parts.append(f'put the {thing.label} {r.predicate} the {where}')
+    return ', then '.join(parts)
