@@ -106,6 +106,25 @@ def test_partial_occlusion_extends_the_hidden_side(vocab, detector, occluded, no
     naive_cube = {d.id: d for d in naive.detect(frame).detections}['red_cube']
     naive_err = np.linalg.norm(np.asarray(naive_cube.position) - truth['red_cube'])
     assert naive_err > err + 0.004
+    assert cube.partial  # seen in part (and completed)
+
+
+def test_a_side_hidden_by_nothing_known_marks_the_detection_partial(detector, nominal):
+    """Every object of the nominal view is seen whole (`partial` false); with the tray's
+    far third missing from the depth image (no occluder in front of it: the side it lacks
+    cannot be told), the tray is still found but marked partial, its centre on the part
+    seen."""
+    frame, truth, _ = nominal
+    whole = {d.id: d for d in detector.detect(frame).detections}
+    assert not any(d.partial for d in whole.values()), [d.id for d in whole.values() if d.partial]
+    tray = whole['tray']
+    rows = slice(tray.bbox[1], tray.bbox[1] + (tray.bbox[3] - tray.bbox[1]) // 3)  # far third
+    depth = frame.depth.copy()
+    depth[rows, tray.bbox[0] : tray.bbox[2]] = np.nan
+    cut = RgbdFrame(frame.rgb, depth, frame.intrinsics, frame.camera_pose, frame.stamp)
+    part = {d.id: d for d in detector.detect(cut).detections}['tray']
+    assert part.partial
+    assert np.linalg.norm(np.asarray(part.position) - truth['tray']) > 0.02
 
 
 def test_object_split_by_an_occluder_is_one_detection(vocab, detector, nominal) -> None:

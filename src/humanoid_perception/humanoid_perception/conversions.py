@@ -130,6 +130,7 @@ def object_array(detections: Sequence[Detection], stamp: Time) -> ObjectArray:
                 size=(float(d.size[0]), float(d.size[1]), float(d.size[2])),
                 confidence=float(d.confidence),
                 is_container=bool(d.is_container),
+                partial=bool(d.partial),
             ),
             stamp,
         )

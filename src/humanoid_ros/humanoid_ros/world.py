@@ -55,6 +55,7 @@ def object_to_msg(obj: ObjectInfo, stamp: Time | None = None) -> ObjectState:
         size=_vec3(obj.size),
         confidence=float(obj.confidence),
         is_container=obj.is_container,
+        partial=obj.partial,
     )
     if stamp is not None:
         msg.last_seen = stamp
@@ -73,6 +74,7 @@ def object_from_msg(msg: ObjectState) -> ObjectInfo:
         size=(msg.size.x, msg.size.y, msg.size.z),
         confidence=float(msg.confidence),
         is_container=msg.is_container,
+        partial=msg.partial,
     )
 
 

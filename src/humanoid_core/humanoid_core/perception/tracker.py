@@ -307,7 +307,11 @@ class WorldModel:
         for _dist, i, tid in pairs:
             if i in matched_dets or tid in matched_tracks:
                 continue
-            self._correct(self.tracks[tid], dets[i], stamp)
+            t = self.tracks[tid]
+            if dets[i].partial and self._resting_container(t):
+                self._sighted(t, stamp)  # seen in part: where it is stays as it was
+            else:
+                self._correct(t, dets[i], stamp)
             matched_dets.add(i)
             matched_tracks.add(tid)
         for i, d in enumerate(dets):
@@ -317,8 +321,7 @@ class WorldModel:
             if inside is not None:  # a part of a tracked container: no second one
                 matched_dets.add(i)
                 matched_tracks.add(inside.id)
-                inside.last_seen = max(inside.last_seen, stamp)
-                inside.seen_missing = False
+                self._sighted(inside, stamp)
             elif self._mislabelled_part(d) is not None:
                 matched_dets.add(i)  # ignored: it would move or double the other container
         # re-identify by unique label at any distance (moved while unseen), once confirmed
@@ -330,7 +333,9 @@ class WorldModel:
             if len(same) == 1 and same[0].id not in matched_tracks | jumping:
                 t = same[0]
                 matched_dets.add(i)
-                if self._stays_put(t):
+                if d.partial and self._resting_container(t):
+                    continue  # seen in part: no place to move a container to
+                if self._stays_put(t) and not _overlaps(d, t.info):
                     continue  # ignored: it would move the container, or double it
                 if self._confirm_jump(t, d):
                     self._correct(t, d, stamp, jump=True)
@@ -349,7 +354,7 @@ class WorldModel:
             while tid in self.tracks:
                 k += 1
                 tid = f'{base}_{k}'
-            track = Track(replace(d, id=tid), stamp, stamp)
+            track = Track(replace(d, id=tid, partial=False), stamp, stamp)
             self.tracks[tid] = track
             if self._hits_needed(track) <= 1:
                 self._confirm(track)
@@ -395,9 +400,20 @@ class WorldModel:
             return self.config.min_hits_second_container
         return self.config.min_hits
 
+    def _resting_container(self, track: Track) -> bool:
+        """A confirmed container not in a hand: only a detection of all of it moves it."""
+        return track.info.is_container and track.confirmed and track.held_by is None
+
+    @staticmethod
+    def _sighted(track: Track, stamp: float) -> None:
+        """`track` was seen (not missed) in the frame at `stamp`, without a pose to take."""
+        track.last_seen = max(track.last_seen, stamp)
+        track.seen_missing = False
+
     def _container_around(self, det: ObjectInfo) -> Track | None:
         """The tracked container of `det`'s label whose footprint `det`'s footprint overlaps
-        (by more than `PIECE_OVERLAP` along both of the container's axes).
+        (by more than `PIECE_OVERLAP` along both of the container's axes), for a detection of
+        part of a container (`ObjectInfo.partial`).
 
         Two containers cannot overlap, so such a detection is a piece of the tracked one: the
         arm over a tray during a place splits it into pieces whose centres lie farther than
@@ -406,8 +422,12 @@ class WorldModel:
         with the centre 15-27 cm towards the robot: re-identified there after 3 frames, the
         bin moved off its place, a second bin appeared where it really was, and a cube was
         placed beside the bin and judged in the second one. It counts as a sighting and does
-        not move the track. The price: a container pushed by less than its own size is not
-        moved in the world model until it is seen within `match_radius` of where it is."""
+        not move the track. A detection of all of the container overlapping it is the
+        container pushed: it moves there once `jump_hits` frames agree (in-process,
+        2026-11-28: the bin pushed 23 cm stayed where it had been in the world model while
+        the robot was away, until its old spot was seen empty)."""
+        if not det.partial:
+            return None
         for t in self.tracks.values():
             if t.info.label != det.label or not t.info.is_container or t.held_by is not None:
                 continue
@@ -474,6 +494,7 @@ class WorldModel:
             position=(pos[0], pos[1], pos[2]),
             yaw=math.remainder(old.yaw + a * dyaw, 2 * math.pi),
             confidence=conf,
+            partial=False,
         )
         track.last_seen = max(track.last_seen, stamp)
         track.seen_missing = False

@@ -40,6 +40,9 @@ class ObjectInfo:
     size: Vec3 = (0.05, 0.05, 0.05)
     confidence: float = 1.0
     is_container: bool = False
+    partial: bool = False
+    """On a detection only: part of its footprint was not seen, so its position may be off by
+    centimetres (`humanoid_core.perception.pipeline.Detection.partial`)."""
 
     @property
     def bottom_z(self) -> float:
