@@ -4,8 +4,15 @@ controller core against MuJoCo, as the task runner would send them. Prints every
 result with both hands' positions, then where the objects ended and whether the robot fell.
 
 Usage: .venv/bin/python scripts/debug/task_in_process.py "INSTRUCTION" [LAYOUT_SEED]
-(no seed: the scene's nominal layout). With TRACE=<skill> in the environment, the move_hand
-calls of that skill print both hands, the base, its pitch and the bin every 0.2 s.
+(no seed: the scene's nominal layout). With TRACE=<skill> in the environment, the move_hand,
+walk_to and go_to_posture calls of that skill print both hands, the base, its pitch and the bin
+every 0.2 s.
+
+With PERCEIVE=1 the world the planner and each step see is the world model's belief, as in
+the ROS stack: head-camera frames rendered at PERCEIVE_HZ (default 5) go through the
+classical detector (robot's own points filtered) into a `WorldModel` with the scene priors,
+the hands from forward kinematics and the camera-view predicate of the world_model node
+(config defaults). Each step then prints where the belief has the objects against the truth.
 
 On 2026-11-27 it reproduced `lab_long` everything-to-station failing in 6 of 7 layouts
 (spots on the station chosen from its centre) and the holding arm swung onto the bench in
@@ -33,9 +40,23 @@ sim = MujocoBackend('lab', seed=seed, control_period=bm.CONTROL_DT)
 ctrl = WholeBodyController()
 run = bm._Runner(sim, ctrl)
 registry = SkillRegistry.from_yaml()
+perceiver = None
+if os.environ.get('PERCEIVE') == '1':
+    from _perceiver import Perceiver
+
+    perceiver = Perceiver(sim, run, float(os.environ.get('PERCEIVE_HZ', '5')))
 for _ in range(50):
     run.tick()
-world = bm._world_from_sim(initial_world('lab'), sim)
+
+
+def observed(world):
+    """The world a step is expanded in: the simulator's truth, or the world model's belief."""
+    if perceiver is None:
+        return bm._world_from_sim(world, sim)
+    return perceiver.world()
+
+
+world = observed(initial_world('lab'))
 proposal = make_backend('embedded').propose(instruction, world, registry)
 if proposal.plan is None:
     sys.exit(f'no plan: {proposal.code.name} {proposal.message}')
@@ -51,7 +72,7 @@ def hands() -> str:
 def traced(call) -> object:
     act = ctrl.start_call(call.action, call.goal)
     t0, last = sim.time, -1.0
-    while not act.done and sim.time - t0 < 30.0:
+    while not act.done and sim.time - t0 < 150.0:
         run.tick()
         if sim.time - last > 0.2:
             last = sim.time
@@ -65,17 +86,19 @@ def traced(call) -> object:
 
 
 for step in proposal.plan.steps:
-    world = bm._world_from_sim(world, sim)
+    world = observed(world)
     print('step', step.text)
+    if perceiver is not None:
+        perceiver.report()
     ok = True
     for call in registry.expand(step, world):
-        now = bm._world_from_sim(world, sim)
+        now = observed(world)
         ctrl.set_obstacles(*avoid_sets(now.objects.values(), now.held.values()))
         if call.action == 'wait':
             for _ in range(int(call.goal['seconds'] / bm.CONTROL_DT)):
                 run.tick()
             continue
-        if step.skill == trace and call.action == 'move_hand':
+        if step.skill == trace and call.action in ('move_hand', 'walk_to', 'go_to_posture'):
             act = traced(call)
         else:
             act = run.call(call, timeout=150.0)
@@ -90,5 +113,7 @@ for step in proposal.plan.steps:
     world = apply_step(step, world, registry)
 for name, pose in sim.object_poses().items():
     print(f'{name:12s} {[round(float(v), 3) for v in pose.position]}')
+if perceiver is not None:
+    perceiver.report()
 print('fallen:', ctrl.fallen)
 sim.close()
