@@ -18,7 +18,7 @@ from humanoid_core.perception.pipeline import DetectorConfig, ObjectDetector
 from humanoid_core.perception.sim_frames import render_frame
 from humanoid_core.perception.tracker import HandState, TrackerConfig, WorldModel, in_camera_view
 from humanoid_core.world.scene import initial_world
-from humanoid_core.world.types import HANDS, ObjectInfo, WorldSnapshot
+from humanoid_core.world.types import HANDS, WorldSnapshot
 import numpy as np
 
 
@@ -79,21 +79,7 @@ class Perceiver:
             frame.camera_pose, i.fx, i.fy, i.cx, i.cy, i.width, i.height,
             max_depth=2.5, depth=frame.depth, occlusion_margin=0.06,
         )  # fmt: skip
-        dets = [
-            ObjectInfo(
-                id=d.id,
-                label=d.label,
-                shape=d.shape,
-                color=d.color,
-                position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
-                yaw=float(d.yaw),
-                size=(float(d.size[0]), float(d.size[1]), float(d.size[2])),
-                confidence=float(d.confidence),
-                is_container=d.is_container,
-                partial=d.partial,
-            )
-            for d in result.detections
-        ]
+        dets = [d.as_object() for d in result.detections]
         self.model.update(dets, frame.stamp, visible)
         self.frames += 1
 

@@ -123,7 +123,8 @@ def test_a_side_hidden_by_nothing_known_marks_the_detection_partial(detector, no
     depth[rows, tray.bbox[0] : tray.bbox[2]] = np.nan
     cut = RgbdFrame(frame.rgb, depth, frame.intrinsics, frame.camera_pose, frame.stamp)
     part = {d.id: d for d in detector.detect(cut).detections}['tray']
-    assert part.partial
+    assert part.partial and part.as_object().partial  # and so on perception/objects
+    assert not whole['tray'].as_object().partial
     assert np.linalg.norm(np.asarray(part.position) - truth['tray']) > 0.02
 
 

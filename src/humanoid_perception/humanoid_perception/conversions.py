@@ -9,7 +9,6 @@ from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from humanoid_core.perception.frame import FrameError, Intrinsics
 from humanoid_core.perception.pipeline import Detection
-from humanoid_core.world.types import ObjectInfo
 from humanoid_ros.world import (
     WORLD_FRAME,
     object_from_msg,
@@ -118,24 +117,7 @@ def object_array(detections: Sequence[Detection], stamp: Time) -> ObjectArray:
     msg = ObjectArray()
     msg.header.stamp = stamp
     msg.header.frame_id = WORLD_FRAME
-    msg.objects = [
-        object_to_msg(
-            ObjectInfo(
-                id=d.id,
-                label=d.label,
-                shape=d.shape,
-                color=d.color,
-                position=(float(d.position[0]), float(d.position[1]), float(d.position[2])),
-                yaw=float(d.yaw),
-                size=(float(d.size[0]), float(d.size[1]), float(d.size[2])),
-                confidence=float(d.confidence),
-                is_container=bool(d.is_container),
-                partial=bool(d.partial),
-            ),
-            stamp,
-        )
-        for d in detections
-    ]
+    msg.objects = [object_to_msg(d.as_object(), stamp) for d in detections]
     return msg
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from humanoid_core.perception.classify import UNKNOWN, Vocabulary, VocabularyEntry
 from humanoid_core.perception.frame import FrameError, Intrinsics, RgbdFrame, validate_frame
+from humanoid_core.world.types import ObjectInfo
 
 Exclude = Callable[[np.ndarray], np.ndarray]
 """World points (N x 3) -> boolean mask of the points a detector ignores."""
@@ -131,6 +132,22 @@ class Detection:
     @property
     def quaternion(self) -> tuple[float, float, float, float]:
         return yaw_quaternion(self.yaw)
+
+    def as_object(self) -> ObjectInfo:
+        """The world model's input type (plain floats; what `perception/objects` carries)."""
+        p, s = self.position, self.size
+        return ObjectInfo(
+            id=self.id,
+            label=self.label,
+            shape=self.shape,
+            color=self.color,
+            position=(float(p[0]), float(p[1]), float(p[2])),
+            yaw=float(self.yaw),
+            size=(float(s[0]), float(s[1]), float(s[2])),
+            confidence=float(self.confidence),
+            is_container=bool(self.is_container),
+            partial=bool(self.partial),
+        )
 
 
 @dataclass
