@@ -594,3 +594,9 @@ def test_a_whole_view_of_a_pushed_container_moves_it() -> None:
     assert [o for o in snap.objects if o.startswith('bin')] == ['bin']
     assert snap.objects['bin'].position == pytest.approx(pushed)
     assert any(line.startswith('bin moved 0.20 m') for line in lines), lines
+    # a second whole view overlapping it in the same frame is the same bin, not a second one
+    ghost = replace(bin_, id='', position=(pushed[0], pushed[1] + 0.1, z))
+    for k in range(12):
+        wm.update([replace(bin_, id='', position=pushed), ghost], 2.0 + 0.2 * k)
+    assert [o for o in wm.snapshot().objects if o.startswith('bin')] == ['bin']
+    assert wm.snapshot().objects['bin'].position == pytest.approx(pushed)

@@ -318,10 +318,14 @@ class WorldModel:
             if i in matched_dets or not d.is_container:
                 continue
             inside = self._container_around(d)
-            if inside is not None:  # a part of a tracked container: no second one
-                matched_dets.add(i)
-                matched_tracks.add(inside.id)
-                self._sighted(inside, stamp)
+            if inside is not None:
+                n_label = sum(t.info.label == d.label for t in self.tracks.values())
+                if d.partial or inside.id in matched_tracks or n_label > 1:
+                    # a part of a tracked container (or a second view of it): no second one
+                    matched_dets.add(i)
+                    matched_tracks.add(inside.id)
+                    self._sighted(inside, stamp)
+                # else all of it, moved by less than its size: re-identified below
             elif self._mislabelled_part(d) is not None:
                 matched_dets.add(i)  # ignored: it would move or double the other container
         # re-identify by unique label at any distance (moved while unseen), once confirmed
@@ -412,8 +416,7 @@ class WorldModel:
 
     def _container_around(self, det: ObjectInfo) -> Track | None:
         """The tracked container of `det`'s label whose footprint `det`'s footprint overlaps
-        (by more than `PIECE_OVERLAP` along both of the container's axes), for a detection of
-        part of a container (`ObjectInfo.partial`).
+        (by more than `PIECE_OVERLAP` along both of the container's axes).
 
         Two containers cannot overlap, so such a detection is a piece of the tracked one: the
         arm over a tray during a place splits it into pieces whose centres lie farther than
@@ -422,12 +425,11 @@ class WorldModel:
         with the centre 15-27 cm towards the robot: re-identified there after 3 frames, the
         bin moved off its place, a second bin appeared where it really was, and a cube was
         placed beside the bin and judged in the second one. It counts as a sighting and does
-        not move the track. A detection of all of the container overlapping it is the
-        container pushed: it moves there once `jump_hits` frames agree (in-process,
-        2026-11-28: the bin pushed 23 cm stayed where it had been in the world model while
-        the robot was away, until its old spot was seen empty)."""
-        if not det.partial:
-            return None
+        not move the track. Only a detection of all of the container (not `partial`), the only
+        one of its label, not matched in the same frame, is the container pushed: it moves
+        there once `jump_hits` frames agree (in-process, 2026-11-28: the bin pushed 23 cm
+        stayed where it had been in the world model while the robot was away, until its old
+        spot was seen empty)."""
         for t in self.tracks.values():
             if t.info.label != det.label or not t.info.is_container or t.held_by is not None:
                 continue
