@@ -16,9 +16,9 @@ from humanoid_core.perception.camera_pose import RobotKinematics
 from humanoid_core.perception.classify import Vocabulary
 from humanoid_core.perception.pipeline import DetectorConfig, ObjectDetector
 from humanoid_core.perception.sim_frames import render_frame
-from humanoid_core.perception.tracker import HandState, TrackerConfig, WorldModel, in_camera_view
+from humanoid_core.perception.tracker import TrackerConfig, WorldModel, hand_states, in_camera_view
 from humanoid_core.world.scene import initial_world
-from humanoid_core.world.types import HANDS, WorldSnapshot
+from humanoid_core.world.types import WorldSnapshot
 import numpy as np
 
 
@@ -56,16 +56,7 @@ class Perceiver:
         self.model.set_robot_pose(
             float(pos[0]), float(pos[1]), math.atan2(2 * (w * z + x * y), 1 - 2 * (y * y + z * z))
         )
-        hands: dict[str, HandState | None] = {}
-        for hand in HANDS:
-            site = f'{hand}_grasp_frame'
-            fingers = [f'{hand}_gripper_finger_{f}_joint' for f in ('left', 'right')]
-            if not self.kin.has_site(site) or not all(f in joints for f in fingers):
-                continue
-            p = self.kin.site_pose(site)[:3, 3]
-            width = sum(joints[f] for f in fingers)
-            hands[hand] = HandState((float(p[0]), float(p[1]), float(p[2])), width)
-        self.model.set_hands(hands)
+        self.model.set_hands(hand_states(self.kin, joints))
 
     def perceive(self) -> None:
         frame = render_frame(self.sim)

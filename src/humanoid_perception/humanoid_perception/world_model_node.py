@@ -19,14 +19,13 @@ from typing import Any
 from humanoid_core.perception.camera_pose import BASE_MODES, RobotKinematics
 from humanoid_core.perception.frame import FrameError
 from humanoid_core.perception.tracker import (
-    HandState,
     TrackerConfig,
     Visible,
     WorldModel,
+    hand_states,
     in_camera_view,
 )
 from humanoid_core.world.scene import SceneError, initial_world
-from humanoid_core.world.types import HANDS
 from humanoid_ros.executors import SideNode, spin_until_shutdown
 from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
@@ -178,16 +177,7 @@ class WorldModelNode(Node):
         if self.kin is None or self.odom is None or not self.joints:
             return None
         self.kin.update(self.joints, *self.odom)
-        hands: dict[str, HandState | None] = {}
-        for hand in HANDS:
-            site = f'{hand}_grasp_frame'
-            fingers = [f'{hand}_gripper_finger_{f}_joint' for f in ('left', 'right')]
-            if not self.kin.has_site(site) or not all(f in self.joints for f in fingers):
-                continue
-            pos = self.kin.site_pose(site)[:3, 3]
-            width = sum(self.joints[f] for f in fingers)
-            hands[hand] = HandState((float(pos[0]), float(pos[1]), float(pos[2])), width)
-        self.model.set_hands(hands)
+        self.model.set_hands(hand_states(self.kin, self.joints))
         info = self.camera_info
         if info is None or info.width == 0 or info.k[0] <= 0.0:
             return None

@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 import math
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ __all__ = [
     'Track',
     'TrackerConfig',
     'WorldModel',
+    'hand_states',
     'in_camera_view',
 ]
 
@@ -147,6 +149,22 @@ class Track:
     @property
     def id(self) -> str:
         return self.info.id
+
+
+def hand_states(kin: Any, joints: Mapping[str, float]) -> dict[str, HandState | None]:
+    """Each hand's grasp-frame position and finger opening from forward kinematics: `kin`
+    (a `RobotKinematics`, already updated with the joints and odometry) and the joint
+    positions. Hands whose grasp frame or finger joints are unknown are left out."""
+    hands: dict[str, HandState | None] = {}
+    for hand in HANDS:
+        site = f'{hand}_grasp_frame'
+        fingers = [f'{hand}_gripper_finger_{f}_joint' for f in ('left', 'right')]
+        if not kin.has_site(site) or not all(f in joints for f in fingers):
+            continue
+        pos = kin.site_pose(site)[:3, 3]
+        width = sum(joints[f] for f in fingers)
+        hands[hand] = HandState((float(pos[0]), float(pos[1]), float(pos[2])), width)
+    return hands
 
 
 def in_camera_view(
