@@ -83,6 +83,43 @@ def test_planning_errors_have_their_codes(stack, instruction, code):
     assert result['executed_plan']['steps'] == []
 
 
+def test_results_say_when_perception_is_silent(stack):
+    # The world model reports perception stale (detector or camera down, as it does after
+    # perception_timeout): a task failing on an object that is not there says so. Then the
+    # fresh state again: the same result carries no such note.
+    from humanoid_core.world.scene import initial_world
+    from humanoid_ros.world import world_to_msg
+    import rclpy
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    from humanoid_interfaces.msg import WorldState
+
+    rclpy.init()
+    node = rclpy.create_node('stale_world_publisher')
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)  # fmt: skip
+    pub = node.create_publisher(WorldState, 'world_state', latched)
+
+    def task_message(stale: bool) -> str:
+        msg = world_to_msg(initial_world('lab'), node.get_clock().now().to_msg())
+        msg.perception_stale, msg.perception_age = stale, 42.0 if stale else 0.1
+        pub.publish(msg)
+        time.sleep(1.0)  # the planner has it
+        out = humanoid('task', '--json', 'put the purple cube in the tray')
+        result = json.loads(out.stdout)
+        assert result['error_code'] == 'UNKNOWN_OBJECT', result
+        return result['message']
+
+    try:
+        message = task_message(stale=True)
+        assert 'object_detector' in message and 'no objects for 4' in message, message
+        message = task_message(stale=False)
+        assert 'purple' in message and 'object_detector' not in message, message
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+
+
 def test_without_motion_controller_execution_fails_cleanly(stack):
     out = humanoid('task', '--json', 'put the red cube in the tray', timeout=120)
     assert out.returncode == 1

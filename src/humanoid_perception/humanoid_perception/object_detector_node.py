@@ -11,11 +11,13 @@ future) is skipped with a WARN on `diagnostics` naming the problem; no stale obj
 republished. If tf2_ros is importable the camera pose is also broadcast on TF.
 
 A stopped stream (no colour frame for `frame_timeout`) turns the diagnostics WARN; after
-`resubscribe_after` seconds without colour frames the camera subscriptions are created afresh
-(and again each time that long passes). A restarted camera driver is normally matched by DDS
-on its own; re-creating the readers covers the case where a reader stays matched to nothing
-after its writer's process was killed (Fast DDS shared memory, eProsima/Fast-DDS#5053, #5469;
-the maintainers' advice in #2065 is to re-create the reader).
+`resubscribe_after` seconds without colour frames, or without any camera_info since the
+subscriptions were made, the camera subscriptions are created afresh (and again each time that
+long passes). A restarted camera driver is normally matched by DDS on its own; re-creating the
+readers covers the case where a reader stays matched to nothing after its writer's process was
+killed (Fast DDS shared memory, eProsima/Fast-DDS#5053, #5469; the maintainers' advice in #2065
+is to re-create the reader), and the one seen here where a detector restarted after a SIGKILL
+got images but never a camera_info.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ PARAMS = [
     ('frame_timeout', 2.0, 'WARN on diagnostics when no colour frame arrived for this long '
      '(s, steady clock; 0 = off)', (0.0, 600.0)),
     ('resubscribe_after', 10.0, 're-create the camera subscriptions after this long without a '
-     'colour frame, and again each time it passes (s, steady clock; 0 = never)', (0.0, 600.0)),
+     'colour frame or, until the first one, a camera_info, and again each time it passes '
+     '(s, steady clock; 0 = never)', (0.0, 600.0)),
     ('publish_tf', True, 'broadcast world -> camera optical frame if tf2_ros exists', None),
 ]  # fmt: skip
 
@@ -334,12 +337,18 @@ class ObjectDetectorNode(Node):
                 f'{now - self.last_depth_wall:.1f} s ago'
             )
         wait = self.p['resubscribe_after']
-        if wait > 0 and silent > wait and now - self.subscribed_at > wait:
+        # intrinsics, once received, are kept: only a camera_info that never came counts
+        no_info = self.intrinsics is None
+        if wait > 0 and (silent > wait or no_info) and now - self.subscribed_at > wait:
             self.subscribe_camera()
             self.resubscriptions += 1
+            why = (
+                f'no colour frame for {silent:.1f} s'
+                if silent > wait
+                else f'no camera_info on camera/color/camera_info for {wait:.1f} s'
+            )
             self.get_logger().warning(
-                f'no colour frame for {silent:.1f} s: camera subscriptions created afresh '
-                f'({self.resubscriptions} so far)'
+                f'{why}: camera subscriptions created afresh ({self.resubscriptions} so far)'
             )
         stamp = self.get_clock().now().to_msg()
         level = conv.WARN if self.problem else conv.OK

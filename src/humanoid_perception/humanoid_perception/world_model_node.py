@@ -8,12 +8,16 @@ frames and gripper widths (joint_states + odom through the robot's kinematics), 
 (`in`, `on`, `held_by`, `near`). Places come from the scene file; with `seed_from_scene` the
 scene's objects are known (at lower confidence) before the camera has seen them. `world_state`
 is published on every change and re-published every `republish_period` seconds. Ageing runs on
-the detections' clock (sim time from the simulator), mapped from this node's clock.
+the detections' clock (sim time from the simulator), mapped from this node's clock. After
+`perception_timeout` seconds (steady clock) without `perception/objects`, world_state says
+perception is stale (`perception_stale`, `perception_age`) and the log warns once, so that a
+task failing on objects that expired meanwhile can say why (the planner adds it to the result).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from humanoid_core.perception.camera_pose import BASE_MODES, RobotKinematics
@@ -74,6 +78,8 @@ PARAMS = [
     ('tick_period', 0.2, 'period of ageing and change checks (s)', (0.01, 10.0)),
     ('republish_period', 2.0, 'world_state is re-published at least this often (s)',
      (0.1, 3600.0)),
+    ('perception_timeout', 3.0, 'world_state says perception is stale (and the log warns) '
+     'after this long without perception/objects (s, steady clock)', (0.1, 3600.0)),
 ]  # fmt: skip
 
 
@@ -112,6 +118,9 @@ class WorldModelNode(Node):
         self.camera_info: CameraInfo | None = None
         self.depth_msg: Image | None = None
         self.last_publish = -1e9
+        # steady-clock time of the latest perception/objects message (start: none yet)
+        self.last_objects_wall = time.monotonic()
+        self.perception_stale = False
         latched = QoSProfile(
             depth=1,
             reliability=ReliabilityPolicy.RELIABLE,
@@ -199,6 +208,7 @@ class WorldModelNode(Node):
                 f"ignoring perception/objects in frame {msg.header.frame_id!r} (expected 'world')"
             )
             return
+        self.last_objects_wall = time.monotonic()
         visible = self.update_robot()
         stamp = conv.stamp_to_sec(msg.header.stamp)
         self.clock_ref = (stamp, self.now())
@@ -215,7 +225,23 @@ class WorldModelNode(Node):
         visible = self.update_robot()
         if self.clock_ref is not None:  # no time base before the first frame
             self.model.tick(self.stamp_now(), visible)
-        self.publish()
+        self.publish(force=self.check_perception())
+
+    def check_perception(self) -> bool:
+        """Updates `perception_stale`; True when it changed (world_state goes out at once)."""
+        age = time.monotonic() - self.last_objects_wall
+        stale = age > self.p['perception_timeout']
+        if stale == self.perception_stale:
+            return False
+        self.perception_stale = stale
+        if stale:
+            self.get_logger().warning(
+                f'no perception/objects for {age:.1f} s (object_detector or camera down?): '
+                'objects in view age without fresh detections'
+            )
+        else:
+            self.get_logger().info('perception/objects again')
+        return True
 
     def publish(self, force: bool = False) -> None:
         snap = self.model.snapshot()
@@ -227,7 +253,10 @@ class WorldModelNode(Node):
         ):
             return
         last_seen = {t.id: t.last_seen for t in self.model.tracks.values() if not t.prior}
-        self.pub.publish(conv.world_to_msg(snap, self.get_clock().now().to_msg(), last_seen))
+        msg = conv.world_to_msg(snap, self.get_clock().now().to_msg(), last_seen)
+        msg.perception_stale = self.perception_stale
+        msg.perception_age = time.monotonic() - self.last_objects_wall
+        self.pub.publish(msg)
         self.model.mark_published(snap)
         self.last_publish = now
 

@@ -10,6 +10,7 @@ actions and re-plans on failure. It ends a running task when the e-stop engages 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -147,6 +148,10 @@ class TaskPlannerNode(Node):
         self.setup: PlannerSetup = build_planner(self.p, self.get_logger())
         self.world: WorldSnapshot | None = None
         self.world_lock = threading.Lock()
+        # the latest world_state's perception fields and when it came (steady clock)
+        self.perception_stale = False
+        self.perception_age = 0.0
+        self.world_received = 0.0
         self.estop_topic = False
         self.estop_status = False
         self.status_seen = False
@@ -221,6 +226,26 @@ class TaskPlannerNode(Node):
             return
         with self.world_lock:
             self.world = world
+            self.world_received = time.monotonic()
+            self.perception_stale = bool(msg.perception_stale)
+            self.perception_age = float(msg.perception_age)
+
+    def _perception_note(self) -> str:
+        """'' unless the world model reports perception silent (no perception/objects for
+        longer than its perception_timeout). Added to task results: a task that fails because
+        objects expired while the detector was down then says so instead of only 'there is no
+        blue cube'. (The world model's own silence is not judged here: a world_state source
+        may publish only on change.)"""
+        with self.world_lock:
+            stale = self.perception_stale
+            age = self.perception_age + time.monotonic() - self.world_received
+        if stale:
+            return (
+                f'perception has sent no objects for {age:.0f} s (is the object_detector node '
+                'running and the camera publishing?): objects in view expire without fresh '
+                'detections'
+            )
+        return ''
 
     def _world_copy(self) -> WorldSnapshot | None:
         with self.world_lock:
@@ -293,6 +318,9 @@ class TaskPlannerNode(Node):
             result.message = outcome.message
             if outcome.code.name == 'ESTOPPED' and self.safety_reason:
                 result.message += f' ({self.safety_reason})'
+            note = self._perception_note()
+            if note:
+                result.message += f' [note: {note}]'
             result.executed_plan = plan_to_msg(outcome.executed)
             result.approved_by = outcome.approved_by
             result.planning_time = float(outcome.planning_time)
