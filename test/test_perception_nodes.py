@@ -235,10 +235,10 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
                     'stale objects to expire from world_state', depth=nan)  # fmt: skip
         assert len(h.objects) == n_objects, 'objects were published for bad frames'
         assert det.poll() is None and wm.poll() is None, 'a node died on bad input'
-        # no objects from the detector for perception_timeout (3 s): world_state says so
+        # no objects from the detector for perception_timeout (2 s): world_state says so
         h.run_until(lambda: h.worlds[-1].perception_stale, 10.0,
                     'world_state saying perception is stale', depth=nan)  # fmt: skip
-        assert h.worlds[-1].perception_age > 3.0, h.worlds[-1].perception_age
+        assert h.worlds[-1].perception_age > 2.0, h.worlds[-1].perception_age
 
         # 4. the stream stops: WARN naming it, then the camera readers created afresh
         # (a re-created reader may first get the writer's last frame again: a NaN one)
@@ -268,7 +268,7 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
                     'came back')  # fmt: skip
         h.run_until(lambda: not h.worlds[-1].perception_stale, 10.0,
                     'world_state saying perception is back')  # fmt: skip
-        assert h.worlds[-1].perception_age < 3.0, h.worlds[-1].perception_age
+        assert h.worlds[-1].perception_age < 2.0, h.worlds[-1].perception_age
         # while frames flow the readers are kept (no re-creation every few seconds)
         resubscriptions = int(h.status[-1][2]['resubscriptions'])
         h.run_for(4.0)

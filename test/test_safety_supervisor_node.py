@@ -2,7 +2,8 @@
 its executable is built, else a tiny joint_states publisher in the test.
 
 Checks: valid commands are forwarded to the contract topic (and move the simulated arm), NaN
-and out-of-limit ones are rejected with safety/status naming the problem, e-stop via the topic
+and out-of-limit ones are rejected with safety/status naming the problem, a flood of commands
+(half invalid) lets no invalid one through and the e-stop still works, e-stop via the topic
 and via `humanoid estop` publishes a hold and latches until released, the watchdog holds, bad
 gripper widths are rejected, a dead required node makes the robot hold, bad parameters fail.
 """
@@ -157,6 +158,21 @@ def _is_hold(msg: JointTrajectory) -> bool:
     )
 
 
+def humanoid_estop(*args: str) -> subprocess.CompletedProcess:
+    """`humanoid estop ARGS` (engage, --status, --release), with its output."""
+    return subprocess.run([str(VENV_BIN / 'humanoid'), 'estop', *args, '--timeout', '20'],
+                          env=ros_env(), capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def release_estop(client: Client) -> subprocess.CompletedProcess:
+    """The test's latched `estop` = false, then `humanoid estop --release` (the service call
+    overrides a latched true too); asserts that it succeeded."""
+    client.pub_estop.publish(Bool(data=False))
+    out = humanoid_estop('--release')
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out
+
+
 class FakeJointStates:
     """Publishes the standing posture on joint_states at 100 Hz (when the simulator is absent)."""
 
@@ -298,12 +314,7 @@ def test_estop_topic_holds_and_latches_until_released_by_the_cli(stack: Client):
     time.sleep(0.3)
     assert not [m for m in stack.forwarded_since(t1) if not _is_hold(m)]
     # release with the CLI (the test's own latched `true` is overridden by the service call)
-    stack.pub_estop.publish(Bool(data=False))
-    out = subprocess.run(
-        [str(VENV_BIN / 'humanoid'), 'estop', '--release', '--timeout', '20'],
-        env=ros_env(), capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stdout + out.stderr
+    out = release_estop(stack)
     assert 'e-stop released (confirmed' in out.stdout
     t2 = time.monotonic()
     stack.pub_cmd.publish(stack.arm_command({}, 0.5))
@@ -313,18 +324,14 @@ def test_estop_topic_holds_and_latches_until_released_by_the_cli(stack: Client):
 
 def test_estop_cli_engages_and_status_shows_it(stack: Client):
     t0 = time.monotonic()
-    cli = str(VENV_BIN / 'humanoid')
-    out = subprocess.run([cli, 'estop', '--timeout', '20'], env=ros_env(), capture_output=True,
-                         text=True, timeout=60)  # fmt: skip
+    out = humanoid_estop()
     assert out.returncode == 0, out.stdout + out.stderr
     assert 'e-stop engaged (confirmed' in out.stdout
     stack.wait(lambda: [m for t, m in stack.forwarded if t >= t0 and _is_hold(m)],
                what='the hold command')  # fmt: skip
-    out = subprocess.run([cli, 'estop', '--status', '--timeout', '20'], env=ros_env(),
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = humanoid_estop('--status')
     assert out.returncode == 0 and 'e-stop: ENGAGED' in out.stdout, out.stdout + out.stderr
-    out = subprocess.run([cli, 'estop', '--release', '--timeout', '20'], env=ros_env(),
-                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    out = humanoid_estop('--release')
     assert out.returncode == 0, out.stdout + out.stderr
     assert not stack.wait(lambda: stack.status[-1] if not stack.status[-1].estopped else None,
                           what='released status').estopped  # fmt: skip
@@ -342,6 +349,43 @@ def test_watchdog_holds_after_the_command_stream_stops(stack: Client):
         what='the watchdog status',
     )
     assert status.holding and not status.estopped
+
+
+def test_command_flood_passes_no_invalid_command_and_estop_still_works(stack: Client):
+    # 400 commands as fast as the test can publish, every other one invalid (NaN, or the
+    # elbow outside its limits); the supervisor's queue (depth 10) may drop some, never lets an
+    # invalid one through, stays up, and the e-stop right after the flood still holds.
+    before = stack.latest_status().rejected_commands
+    elbow = stack.wait(lambda: [stack.joints[ELBOW]] if ELBOW in stack.joints else None,
+                       what='the elbow position')[0]  # fmt: skip
+    valid = [stack.arm_command({ELBOW: elbow + d}, 0.5) for d in (-0.05, 0.05)]
+    invalid = [stack.arm_command({ELBOW: math.nan}, 0.5), stack.arm_command({ELBOW: 1.0}, 0.5)]
+    t0 = time.monotonic()
+    for i in range(400):
+        stack.pub_cmd.publish(valid[(i // 2) % 2] if i % 2 else invalid[(i // 2) % 2])
+    flood_s = time.monotonic() - t0
+    status = stack.wait(
+        lambda: stack.status[-1] if stack.status[-1].rejected_commands > before else None,
+        what='rejections of the flood',
+    )
+    time.sleep(1.0)  # what was queued is judged
+    forwarded = [m for m in stack.forwarded_since(t0) if not _is_hold(m)]
+    assert forwarded, 'no valid command of the flood was forwarded'
+    for msg in forwarded:
+        for point in msg.points:
+            assert all(math.isfinite(v) for v in point.positions), msg
+            pos = dict(zip(msg.joint_names, point.positions, strict=True))
+            assert abs(pos[ELBOW] - 1.0) > 1e-6, f'an out-of-limit command passed: {msg}'
+    status = stack.latest_status()
+    print(f'\nflood: 400 commands in {1e3 * flood_s:.0f} ms, {len(forwarded)} forwarded, '
+          f'{status.rejected_commands - before} rejected', flush=True)  # fmt: skip
+    # the e-stop right after the flood: a hold, latched
+    t1 = time.monotonic()
+    stack.pub_estop.publish(Bool(data=True))
+    stack.wait(lambda: [m for t, m in stack.forwarded if t >= t1 and _is_hold(m)],
+               what='the hold after the flood')  # fmt: skip
+    assert stack.wait(lambda: stack.status[-1].estopped, what='estopped status')
+    release_estop(stack)
 
 
 def test_gripper_commands(stack: Client):

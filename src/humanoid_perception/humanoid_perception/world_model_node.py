@@ -78,7 +78,7 @@ PARAMS = [
     ('tick_period', 0.2, 'period of ageing and change checks (s)', (0.01, 10.0)),
     ('republish_period', 2.0, 'world_state is re-published at least this often (s)',
      (0.1, 3600.0)),
-    ('perception_timeout', 3.0, 'world_state says perception is stale (and the log warns) '
+    ('perception_timeout', 2.0, 'world_state says perception is stale (and the log warns) '
      'after this long without perception/objects (s, steady clock)', (0.1, 3600.0)),
 ]  # fmt: skip
 
