@@ -16,6 +16,9 @@ happened, no process hangs, the stack recovers when the faulty part comes back):
 (a) SIGKILL the whole-body controller mid pick-and-place: the task ends with a non-success
     code naming the controller, safety/status lists it in dead_nodes and holds; restarting
     the controller clears the status and a new task runs.
+(a2) SIGKILL the task planner while `humanoid task` waits for the result: the CLI exits (code 3)
+    saying the planner disappeared instead of waiting out its timeout; the supervisor lists it
+    in dead_nodes and holds; restarted, the status clears and tasks plan again.
 (b) SIGKILL the object detector mid-task: the world model's in-view objects decay and expire
     (no fresh detections), and after `perception_timeout` its world_state says perception is
     stale; the task completes on the tracked world or fails with a message naming the silent
@@ -51,7 +54,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from testutil import ROOT, Processes, python_stacks, ros_env, speed_args, wait_for_line
+from testutil import (
+    ROOT,
+    VENV_BIN,
+    Processes,
+    python_stacks,
+    ros_env,
+    speed_args,
+    wait_for_line,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -492,6 +503,41 @@ def test_controller_killed_mid_pick(stack: FaultStack) -> None:
     look = stack.look(0.45, -0.15, 0.75)
     assert look.error_code == LookAt.Result.SUCCESS, look.message
     assert stack.upright()
+
+
+def test_planner_killed_mid_task(stack: FaultStack) -> None:
+    # The operator's `humanoid task` is waiting for the result when the task planner dies: it
+    # must not wait out its timeout; the supervisor (requiring the planner's heartbeat) holds.
+    stack.reset()
+    cli = stack.procs.start(
+        [str(VENV_BIN / 'humanoid'), 'task', '--timeout', '400', 'put the red cube in the tray'],
+        env=stack.env,
+    )
+    assert wait_until(lambda: stack.max_joint_speed() > 0.1, 120), 'the robot did not move'
+    time.sleep(2.0)
+    stack.kill('task_planner')
+    killed_at = time.monotonic()
+    try:
+        rc = cli.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        raise AssertionError('humanoid task still waiting 120 s after the planner died') from None
+    ended_after = time.monotonic() - killed_at
+    out = '\n'.join(cli.lines)  # type: ignore[attr-defined]
+    assert wait_until(lambda: 'task_planner' in (stack.status.dead_nodes or []), 10)
+    assert stack.status.holding, stack.status.reason
+    speed = stack.wait_still()
+    _record(stack, 'planner killed', cli_rc=rc, cli_ended_after_s=round(ended_after, 1),
+            reason=stack.status.reason, cli=out.splitlines()[-1][:160])  # fmt: skip
+    assert rc == 3, out
+    assert 'task planner disappeared' in out, out
+    assert stack.upright(), f'robot fell: tilt {stack.tilt:.2f} rad'
+    assert speed < BODY_VELOCITY_STILL, f'robot still moving: {speed:.3f} rad/s'
+    # Recovery: the planner comes back, the supervisor clears, tasks plan again.
+    wait_for_line(stack.start('task_planner'), 'task_planner ready', 90)
+    assert wait_until(stack.healthy, 30), f'status did not clear: {stack.status}'
+    stack.reset()
+    dry = stack.obs.run_task('put the red cube in the tray', dry_run=True, timeout=60)
+    assert dry is not None and error_name(dry.error_code) == 'SUCCESS', dry and dry.message
 
 
 def test_detector_killed_mid_task(stack: FaultStack) -> None:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from testutil import ROOT, VENV_BIN, ros_env, wait_for_line
@@ -66,6 +69,28 @@ def test_client_timeout_cancels(server):
     out = humanoid('task', '--timeout', '3', 'do something slow')
     assert out.returncode == 4
     assert 'TIMEOUT' in out.stdout
+
+
+def test_server_dying_mid_task_ends_the_wait(server):
+    # SIGKILL the task server while the CLI waits for a long task's result: the CLI notices the
+    # server is gone (DDS liveliness) and exits 3 saying so, well before its own timeout.
+    cli = subprocess.Popen(
+        [str(VENV_BIN / 'humanoid'), 'task', '--timeout', '300', 'do something slow'],
+        env=ros_env(COLUMNS='160'), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(4.0)  # the goal is accepted and running (5 s per step)
+        assert cli.poll() is None, cli.communicate()[0]
+        os.killpg(server.pid, signal.SIGKILL)
+        t0 = time.monotonic()
+        out, _ = cli.communicate(timeout=120)
+        took = time.monotonic() - t0
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 3, out
+    assert 'task planner disappeared' in out, out
+    print(f'\nCLI ended {took:.1f} s after the server was killed', flush=True)
 
 
 def test_no_server_says_how_to_fix():

@@ -25,6 +25,8 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
+from humanoid_bringup.task_client import ServerWatch
+
 Vec3 = tuple[float, float, float]
 
 LATCHED = QoSProfile(
@@ -266,7 +268,8 @@ class Observer:
         dry_run: bool = False,
         approve_as: str | None = None,
     ) -> Any:
-        """Send an ExecuteTask goal and wait for its result (None on timeout / rejection).
+        """Send an ExecuteTask goal and wait for its result (None on timeout / rejection, or
+        when the action server disappears meanwhile: the planner died).
 
         ``approve_as``: approve the plan under this name when the planner asks."""
         ET = self.ExecuteTask
@@ -300,7 +303,10 @@ class Observer:
         if handle is None or not handle.accepted:
             return None
         result = handle.get_result_async()
+        watch = ServerWatch(self.task_client)
         while not result.done() and time.monotonic() < end:
+            if watch.lost():  # the planner died: no result will come
+                return None
             time.sleep(0.05)
         if not result.done():
             handle.cancel_goal_async()

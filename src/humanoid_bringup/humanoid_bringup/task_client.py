@@ -1,8 +1,10 @@
 """`humanoid task "<instruction>"`: an ExecuteTask action client with a live progress display.
 
 Exit status: 0 on SUCCESS; otherwise 1 and the error_code name is printed (e.g.
-``UNKNOWN_OBJECT``); 3 when no action server answers; 4 on a client-side timeout (the goal
-is canceled first); 130 on Ctrl-C (the goal is canceled first).
+``UNKNOWN_OBJECT``); 3 when no action server answers, or when it disappears while the task
+runs (the task planner died: DDS notices within its liveliness lease, up to ~20 s after a
+crash); 4 on a client-side timeout (the goal is canceled first); 130 on Ctrl-C (the goal is
+canceled first).
 """
 
 from __future__ import annotations
@@ -20,6 +22,28 @@ from humanoid_bringup.task_view import TaskView
 
 EXIT_SERVER_MISSING = 3
 EXIT_TIMEOUT = 4
+
+
+class ServerWatch:
+    """Notices an action server that disappears while a goal runs (its process died): the
+    result would never come, and a client waiting for it would wait out its whole timeout.
+    `lost()` is true once the server has not been ready for `grace` s (checked at most every
+    `period` s: the check reads the ROS graph)."""
+
+    def __init__(self, client: Any, grace: float = 3.0, period: float = 0.5) -> None:
+        self.client, self.grace, self.period = client, grace, period
+        self.checked = -1e9
+        self.gone_since: float | None = None
+
+    def lost(self) -> bool:
+        now = time.monotonic()
+        if now - self.checked >= self.period:
+            self.checked = now
+            if self.client.server_is_ready():
+                self.gone_since = None
+            elif self.gone_since is None:
+                self.gone_since = now
+        return self.gone_since is not None and now - self.gone_since > self.grace
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -132,9 +156,21 @@ def main(argv: list[str] | None = None) -> int:
             console.print('[red]The task planner rejected the goal (busy or shutting down).[/red]')
             return 1
         result_future = goal_handle.get_result_async()
+        watch = ServerWatch(client)
         while not result_future.done():
             if time.monotonic() > deadline:
                 raise TimeoutError
+            if watch.lost():
+                view.stop()
+                goal_handle = None  # nobody to cancel it with
+                console.print(
+                    '[red]The task planner disappeared while the task ran (its execute_task '
+                    'action server is gone: the node died or was stopped). The outcome of the '
+                    'task is unknown; the safety supervisor holds the robot when a required node '
+                    'dies. Check `humanoid status`, restart the stack or the task_planner node, '
+                    'and run the task again.[/red]'
+                )
+                return EXIT_SERVER_MISSING
             time.sleep(0.02)
         response: Any = result_future.result()
         result = response.result

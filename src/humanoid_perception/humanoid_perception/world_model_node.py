@@ -120,6 +120,7 @@ class WorldModelNode(Node):
         self.last_publish = -1e9
         # steady-clock time of the latest perception/objects message (start: none yet)
         self.last_objects_wall = time.monotonic()
+        # not stale until perception_timeout after the start (the detector may still load)
         self.perception_stale = False
         latched = QoSProfile(
             depth=1,
@@ -240,7 +241,7 @@ class WorldModelNode(Node):
                 'objects in view age without fresh detections'
             )
         else:
-            self.get_logger().info('perception/objects again')
+            self.get_logger().info('perception/objects arriving again')
         return True
 
     def publish(self, force: bool = False) -> None:
