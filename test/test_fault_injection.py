@@ -359,10 +359,24 @@ class FaultStack:
         # that failed with "there is no red cube ...; objects: tray, bin"
         obs.wait_world_settled()
 
+    def hang_report(self, names: tuple[str, ...] = ('mujoco_sim', 'task_planner')) -> str:
+        """The last log lines and py-spy stacks of live nodes, for a failure where the stack
+        stopped answering (once, 2026-11-28: no task result, sim/reset failing and mujoco_sim
+        ignoring SIGINT afterwards)."""
+        out = []
+        for name in names:
+            proc = self.running.get(name)
+            if proc is None or proc.poll() is not None:
+                out.append(f'--- {name}: not running')
+                continue
+            out.append(f'--- {name} (pid {proc.pid}) log:\n{self.output(name, 10)}')
+            out.append(python_stacks(proc.pid))
+        return '\n'.join(out)
+
     def reset(self) -> None:
         """Nominal scene again (robot standing at the start, objects on the bench)."""
         assert self.obs is not None
-        assert self.obs.reset_sim(-1), 'sim/reset failed'
+        assert self.obs.reset_sim(-1), f'sim/reset failed\n{self.hang_report()}'
         time.sleep(3.0)  # settle; perception sees the reset scene
         self.ready()
 
@@ -474,7 +488,9 @@ def test_controller_killed_mid_pick(stack: FaultStack) -> None:
     step = run.wait_executing(min_step=0, after=4.0)
     stack.kill('whole_body_controller')
     killed_at = time.monotonic()
-    result = run.wait(timeout=60)
+    if not run.done.wait(60):
+        raise AssertionError(f'task hung: no result 60 s after the kill\n{stack.hang_report()}')
+    result = run.wait(timeout=1)
     ended_after = time.monotonic() - killed_at
     code = error_name(result.error_code)
     assert code != 'SUCCESS'

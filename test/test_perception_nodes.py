@@ -86,6 +86,7 @@ class Harness:
         self.diags: list[str] = []
         # the detector's camera status, every level: (level, message, values)
         self.status: list[tuple[bytes, str, dict[str, str]]] = []
+        self.wm_status: list[tuple[bytes, str]] = []  # the world model's perception status
         rel = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         node.create_subscription(ObjectArray, 'perception/objects', self.objects.append, rel)
         latched = QoSProfile(
@@ -98,6 +99,8 @@ class Harness:
 
     def on_diag(self, msg: DiagnosticArray) -> None:
         for st in msg.status:
+            if st.name.startswith('world_model:'):
+                self.wm_status.append((st.level, st.message))
             if st.name.startswith('object_detector'):
                 self.status.append((st.level, st.message, {v.key: v.value for v in st.values}))
                 if st.level == DiagnosticStatus.WARN:
@@ -239,6 +242,9 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
         h.run_until(lambda: h.worlds[-1].perception_stale, 10.0,
                     'world_state saying perception is stale', depth=nan)  # fmt: skip
         assert h.worlds[-1].perception_age > 2.0, h.worlds[-1].perception_age
+        h.run_until(lambda: bool(h.wm_status) and h.wm_status[-1][0] == DiagnosticStatus.WARN,
+                    5.0, "the world model's WARN diagnostics", depth=nan)  # fmt: skip
+        assert 'no perception/objects' in h.wm_status[-1][1], h.wm_status[-1]
 
         # 4. the stream stops: WARN naming it, then the camera readers created afresh
         # (a re-created reader may first get the writer's last frame again: a NaN one)
@@ -269,6 +275,8 @@ def test_detector_and_world_model_processes(processes, sim_frame) -> None:
         h.run_until(lambda: not h.worlds[-1].perception_stale, 10.0,
                     'world_state saying perception is back')  # fmt: skip
         assert h.worlds[-1].perception_age < 2.0, h.worlds[-1].perception_age
+        h.run_until(lambda: h.wm_status[-1][0] == DiagnosticStatus.OK, 5.0,
+                    "the world model's OK diagnostics")  # fmt: skip
         # while frames flow the readers are kept (no re-creation every few seconds)
         resubscriptions = int(h.status[-1][2]['resubscriptions'])
         h.run_for(4.0)

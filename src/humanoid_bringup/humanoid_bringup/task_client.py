@@ -39,7 +39,11 @@ class ServerWatch:
         now = time.monotonic()
         if now - self.checked >= self.period:
             self.checked = now
-            if self.client.server_is_ready():
+            try:
+                ready = self.client.server_is_ready()
+            except Exception:  # the client's node destroyed (shutting down): nothing to wait for
+                return True
+            if ready:
                 self.gone_since = None
             elif self.gone_since is None:
                 self.gone_since = now

@@ -10,8 +10,10 @@ scene's objects are known (at lower confidence) before the camera has seen them.
 is published on every change and re-published every `republish_period` seconds. Ageing runs on
 the detections' clock (sim time from the simulator), mapped from this node's clock. After
 `perception_timeout` seconds (steady clock) without `perception/objects`, world_state says
-perception is stale (`perception_stale`, `perception_age`) and the log warns once, so that a
-task failing on objects that expired meanwhile can say why (the planner adds it to the result).
+perception is stale (`perception_stale`, `perception_age`), the log warns once and the node's
+`diagnostics` status ('world_model: perception', every second) turns WARN, so that a task
+failing on objects that expired meanwhile can say why (the planner adds it to the result) and
+`humanoid status` shows it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import sys
 import time
 from typing import Any
 
+from diagnostic_msgs.msg import DiagnosticArray
 from humanoid_core.perception.camera_pose import BASE_MODES, RobotKinematics
 from humanoid_core.perception.frame import FrameError
 from humanoid_core.perception.tracker import (
@@ -35,6 +38,7 @@ from humanoid_ros.params import ParameterError, declare_parameters
 from nav_msgs.msg import Odometry
 import numpy as np
 import rclpy
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
@@ -149,6 +153,10 @@ class WorldModelNode(Node):
                 images = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
             self.create_subscription(Image, 'camera/depth/image_raw', self.on_depth, images)
         self.create_timer(self.p['tick_period'], self.on_tick)
+        # Perception health on the steady clock: noticed also when /clock stops with the camera
+        self.diag_pub = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
+        self.health_ticks = 0
+        self.create_timer(0.25, self.on_health, clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.publish(force=True)
 
     def destroy_node(self) -> None:
@@ -226,7 +234,31 @@ class WorldModelNode(Node):
         visible = self.update_robot()
         if self.clock_ref is not None:  # no time base before the first frame
             self.model.tick(self.stamp_now(), visible)
-        self.publish(force=self.check_perception())
+        self.publish()
+
+    def on_health(self) -> None:
+        """Every 0.25 s: world_state at once when perception goes stale or comes back; every
+        1 s: diagnostics ('world_model: perception', WARN while stale)."""
+        if self.check_perception():
+            self.publish(force=True)
+        self.health_ticks += 1
+        if self.health_ticks % 4:
+            return
+        age = time.monotonic() - self.last_objects_wall
+        if self.perception_stale:
+            level = conv.WARN
+            message = f'no perception/objects for {age:.0f} s (object_detector or camera down?)'
+        else:
+            level, message = conv.OK, 'objects from perception'
+        self.diag_pub.publish(
+            conv.diagnostics(
+                self.get_clock().now().to_msg(),
+                f'{self.get_name()}: perception',
+                level,
+                message,
+                {'perception_age': f'{age:.1f}', 'objects': str(len(self.model.reported()))},
+            )
+        )
 
     def check_perception(self) -> bool:
         """Updates `perception_stale`; True when it changed (world_state goes out at once)."""
