@@ -1,4 +1,5 @@
-"""`humanoid bench safety [--json OUT] [--trials N] [--seed N] [--no-sim]`: e-stop latency and
+"""`humanoid bench safety [--json OUT] [--trials N] [--seed N] [--no-sim] [--hold-lead-max R]`:
+e-stop latency and
 fault survival of the safety supervisor.
 
 Starts the safety supervisor and (unless --no-sim, or when it fails to start) the MuJoCo
@@ -12,7 +13,10 @@ an in-process client:
   sim time), (b) the supervisor's own message-in -> hold-out time (from its diagnostics), and,
   with the simulator, (c) sim-time ms from the e-stop until every arm joint's measured velocity
   in `joint_states` is below `--stop-velocity` rad/s (the physical stop, which includes the
-  servo settling). Median and p99 over the trials; `estop_latency_ms_p99` is (a).
+  servo settling), and (d) the arm's travel after the e-stop (the largest arm joint change in
+  the next 0.6 s). Median and p99 over the trials; `estop_latency_ms_p99` is (a).
+  `--hold-lead-max R` starts the supervisor with that `hold_lead_max` (0.5: arms hold their
+  commanded positions, the behaviour before 2026-11-28) to compare.
 - faults (each survived when the supervisor is still up and its status is the expected one
   afterwards): NaN command, out-of-limit command, command flood (`--flood` commands as fast as
   possible, half of them invalid, then the e-stop still works), watchdog timeout, e-stop
@@ -99,6 +103,13 @@ def main(argv: list[str] | None = None) -> int:
         help='rad/s below which an arm joint counts as stopped (default 0.05)',
     )
     parser.add_argument('--flood', type=int, default=500, help='commands in the flood fault')
+    parser.add_argument(
+        '--hold-lead-max',
+        type=float,
+        default=None,
+        help="the supervisor's hold_lead_max (rad; default: the node's, 0.03); 0.5 holds "
+        'arms at their commanded positions, as before 2026-11-28',
+    )
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if args.trials < 1 or args.flood < 1:
         print('humanoid bench safety: --trials and --flood must be >= 1', file=sys.stderr)
@@ -120,8 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_sim and SIM.exists():
             sim = _Proc([str(SIM), '--ros-args', '-p', 'cameras_enabled:=false'], env)
             procs.append(sim)
+        lead = [] if args.hold_lead_max is None else ['-p', f'hold_lead_max:={args.hold_lead_max}']
         sup = _Proc([str(SUPERVISOR), '--ros-args', '-p', 'required_nodes:=[]',
-                     '-p', 'watchdog_timeout:=0.5', '-p', 'status_rate:=20.0'], env)  # fmt: skip
+                     '-p', 'watchdog_timeout:=0.5', '-p', 'status_rate:=20.0', *lead],
+                    env)  # fmt: skip
         procs.append(sup)
         if not sup.wait_for('safety supervisor up', 60):
             print('safety supervisor failed to start:\n' + '\n'.join(sup.lines[-20:]),
@@ -189,7 +202,8 @@ def _run(args: argparse.Namespace, sup: _Proc, with_sim: bool) -> int:
             if len(msg.velocity) == len(msg.name):
                 idx = [i for i, n in enumerate(msg.name) if n in arm]
                 vmax = max(abs(msg.velocity[i]) for i in idx) if idx else math.nan
-                rec['js'].append((time.perf_counter(), stamp, vmax))
+                arm_q = tuple(msg.position[i] for i in idx)
+                rec['js'].append((time.perf_counter(), stamp, vmax, arm_q))
                 del rec['js'][:-2000]
 
     def on_diag(msg: DiagnosticArray) -> None:
@@ -279,13 +293,24 @@ def _run(args: argparse.Namespace, sup: _Proc, with_sim: bool) -> int:
             if with_sim:
 
                 def stopped(t=t_send):
-                    for tw, ts, v in rec['js']:
+                    for tw, ts, v, _q in rec['js']:
                         if tw > t and v < args.stop_velocity:
                             return ts
                     return None
 
                 ts = wait(stopped, 5)
                 row['sim_stop_ms'] = (ts - sim_t0) * 1e3 if ts is not None else math.nan
+                # how far the arm went after the e-stop: the largest joint change from the
+                # last sample before it, over the next 0.6 s (wall)
+                time.sleep(0.6)
+                with lock:
+                    before = [q for tw, _ts, _v, q in rec['js'] if tw <= t_send]
+                    after = [q for tw, _ts, _v, q in rec['js'] if t_send < tw <= t_send + 0.6]
+                row['travel_rad'] = (
+                    max(abs(a - b) for q in after for a, b in zip(q, before[-1], strict=True))
+                    if before and after
+                    else math.nan
+                )
             got_node = wait(lambda n=n_node: rec['node_ms'][n] if len(rec['node_ms']) > n
                             else None, 2)  # fmt: skip
             row['node_ms'] = got_node if got_node is not None else math.nan
@@ -362,6 +387,8 @@ def _run(args: argparse.Namespace, sup: _Proc, with_sim: bool) -> int:
     node_ms = [r['node_ms'] for r in results['trials'] if math.isfinite(r['node_ms'])]
     sim_ms = [r['sim_stop_ms'] for r in results['trials']
               if math.isfinite(r.get('sim_stop_ms', math.nan))]  # fmt: skip
+    travel = [r['travel_rad'] for r in results['trials']
+              if math.isfinite(r.get('travel_rad', math.nan))]  # fmt: skip
     overall = {
         # e-stop -> zero commanded joint velocity (the hold command received by a subscriber of
         # the contract topic, like the simulator); the simulator runs at real-time factor 1
@@ -373,6 +400,10 @@ def _run(args: argparse.Namespace, sup: _Proc, with_sim: bool) -> int:
         'estop_node_ms_p99': _percentile(node_ms, 99),
         'estop_sim_stop_ms_median': _percentile(sim_ms, 50) if with_sim else None,
         'estop_sim_stop_ms_p99': _percentile(sim_ms, 99) if with_sim else None,
+        # largest arm joint change in the 0.6 s after the e-stop (the stopping distance)
+        'estop_arm_travel_rad_median': _percentile(travel, 50) if with_sim else None,
+        'estop_arm_travel_rad_p99': _percentile(travel, 99) if with_sim else None,
+        'hold_lead_max': args.hold_lead_max,
         'estop_trials': len(results['trials']),
         'estop_trials_measured': len(msg_ms),
         'stop_velocity_threshold': args.stop_velocity,
@@ -389,6 +420,7 @@ def _run(args: argparse.Namespace, sup: _Proc, with_sim: bool) -> int:
     ]
     if with_sim:
         rows.append((f'e-stop -> arm |v| < {args.stop_velocity} (sim ms)', sim_ms))
+        rows.append(('arm travel after the e-stop (rad)', travel))
     for label, vals in rows:
         print(f'  {label:<40} {_percentile(vals, 50):>9.2f} {_percentile(vals, 99):>9.2f}')
     print('  faults:')

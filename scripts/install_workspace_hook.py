@@ -3,7 +3,8 @@
 Writes into the venv:
 - ``site-packages/_humanoid_workspace.py`` + ``humanoid_workspace.pth``: on interpreter start,
   put the colcon install space on ``sys.path`` and into ``AMENT_PREFIX_PATH`` /
-  ``LD_LIBRARY_PATH``, default ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`` and ``ROS_LOG_DIR``;
+  ``LD_LIBRARY_PATH``, default ``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``,
+  ``FASTDDS_BUILTIN_TRANSPORTS=UDPv4`` (no shared memory: see the hook) and ``ROS_LOG_DIR``;
   re-exec once if the dynamic loader path had to change (like the ROS wheels' bootstrapper).
 - ``bin/humanoid``: the CLI entry point.
 
@@ -51,6 +52,11 @@ def _setup():
     _prepend('AMENT_PREFIX_PATH', VENV)
     _prepend('AMENT_PREFIX_PATH', INSTALL)
     os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
+    # Fast DDS 3.2's shared-memory transport can deadlock a publisher for good after a
+    # subscriber process is killed (SharedMemManager::Port::regenerate_port waits on the dead
+    # process's port mutex; seen 2026-11-28: the simulator's physics thread stuck publishing
+    # joint_states after the fault test SIGKILLed the detector). UDP on loopback does not.
+    os.environ.setdefault('FASTDDS_BUILTIN_TRANSPORTS', 'UDPv4')
     os.environ.setdefault('ROS_LOG_DIR', os.path.join(WORKSPACE, 'log', 'ros'))
     os.environ.setdefault('HUMANOID_WORKSPACE', WORKSPACE)
     changed = _prepend('LD_LIBRARY_PATH', os.path.join(INSTALL, 'lib'))

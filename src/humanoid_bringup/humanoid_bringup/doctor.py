@@ -85,6 +85,19 @@ def check_discovery() -> Check:
     return Check('discovery', ok_range and ok_domain, detail, '; '.join(fix))
 
 
+def check_transports() -> Check:
+    value = os.environ.get('FASTDDS_BUILTIN_TRANSPORTS', '')
+    ok = value.upper() in ('UDPV4', 'UDPV6')
+    return Check(
+        'transports',
+        ok,
+        f'FASTDDS_BUILTIN_TRANSPORTS={value or "(unset = shared memory + UDPv4)"}',
+        'export FASTDDS_BUILTIN_TRANSPORTS=UDPv4 (the venv sets it for its own Python '
+        "processes): Fast DDS 3.2's shared-memory transport can leave a publisher blocked for "
+        'good after a subscriber process crashes (a killed node froze the simulator here)',
+    )
+
+
 def check_workspace() -> Check:
     try:
         from ament_index_python.packages import get_package_prefix, get_package_share_directory
@@ -196,6 +209,7 @@ CHECKS: list[Callable[[], Check]] = [
     check_workspace,
     check_executables,
     check_gl,
+    check_transports,
     check_shm,
 ]
 

@@ -272,6 +272,25 @@ def test_holds_keep_the_commanded_targets_not_the_sagged_measurement(core):
     assert set(hold.points[0].velocities) == {0.0}
 
 
+def test_an_arm_lagging_its_command_holds_near_where_it_is(core):
+    # the elbow is commanded 0.4 rad over 1 s; half-way it lags 0.1 rad behind (measured
+    # -0.35, commanded -0.3): an e-stop holds it hold_lead_max (0.03) past the measurement,
+    # not at the command (it would travel its lag first); a knee's commanded target is held
+    # even 0.05 rad from its measurement (legs carry the body: holding the sag tips it over)
+    elbow, knee = 'left_elbow_joint', 'left_knee_joint'
+    names = list(STAND)
+    start = {**STAND, elbow: -0.5}
+    core.update_joint_state(names, [start[n] for n in names], None, 0.9)
+    cmd = arm_traj(({elbow: -0.1, knee: STAND[knee] + 0.1}, 1.0), names=names)
+    assert core.check_trajectory(cmd, now=1.0).accepted
+    lagging = {**STAND, elbow: -0.35, knee: STAND[knee]}
+    core.update_joint_state(names, [lagging[n] for n in names], None, 1.5)
+    hold = core.engage_estop(now=1.5)
+    held = dict(zip(hold.joint_names, hold.points[0].positions, strict=True))
+    assert held[elbow] == pytest.approx(-0.35 + 0.03)
+    assert held[knee] == pytest.approx(STAND[knee] + 0.05, abs=0.01)  # commanded, mid-way
+
+
 def test_an_over_effort_hold_keeps_the_measured_positions(core):
     # pushing against something: the commanded target is what the joint pushes towards
     knee = 'left_knee_joint'

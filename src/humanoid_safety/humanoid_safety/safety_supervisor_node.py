@@ -89,6 +89,12 @@ PARAMETERS: dict[str, tuple[object, str, tuple[float, float] | None]] = {
         (0.0, 3600.0),
     ),
     'hold_time': (0.0, 'time_from_start (s) of the hold command', (0.0, 0.1)),
+    'hold_lead_max': (
+        0.03,
+        'arms and neck hold at most this far (rad) from their measured position (legs and '
+        'waist hold their commanded targets)',
+        (0.0, 0.5),
+    ),
     'check_postures': (
         True,
         'check the hand workspace box, keep-out boxes and self-collision by FK',
@@ -145,6 +151,7 @@ class SafetySupervisorNode(Node):
             required_nodes=p['required_nodes'],
             startup_grace=p['startup_grace'],
             hold_time=p['hold_time'],
+            hold_lead_max=p['hold_lead_max'],
             kinematics=kinematics,
             start_tolerance=p['start_tolerance'],
             walk_stop_time=p['walk_stop_time'],

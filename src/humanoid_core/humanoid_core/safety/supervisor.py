@@ -146,9 +146,11 @@ class SupervisorCore:
         stop_idle: float = 0.2,
         stop_idle_max: float = 1.0,
         stop_base_speed: float = 0.05,
+        hold_lead_max: float = 0.03,
     ) -> None:
         for name, value in (
             ('watchdog_timeout', watchdog_timeout),
+            ('hold_lead_max', hold_lead_max),
             ('heartbeat_timeout', heartbeat_timeout),
             ('startup_grace', startup_grace),
             ('hold_time', hold_time),
@@ -183,6 +185,7 @@ class SupervisorCore:
         self.stop_base_speed = float(stop_base_speed)
         self.controlled_stop_report = ''
         self._gait_joints = frozenset(ROBOT_INFO.legs) | frozenset(ROBOT_INFO.waist)
+        self.hold_lead_max = float(hold_lead_max)
 
     # ---------------------------------------------------------------- state
     @property
@@ -390,12 +393,18 @@ class SupervisorCore:
         """One point, zero velocities, at the positions the servos are commanded to at `now`:
         the last forwarded command sampled then (where it ends, once it has ended); the
         measured position for a joint never commanded, or with `now` None. Grippers and
-        `exclude` left out; None without a joint state.
+        `exclude` left out; None without a joint state. Arms and neck (not the legs and waist,
+        which carry the body) hold at most `hold_lead_max` rad from their measured position:
+        a moving arm lags behind its command by more than it sags, and should stop where it
+        is, not travel its lag first.
 
         Holding the measured positions instead moves a position-servoed robot: under load
         every joint sits a little below its target (servo sag), so a target at the measured
         position sags once more. A robot standing still after an e-stop while walking tipped
-        over backwards on that hold (end to end over ROS, 2 of 6 runs)."""
+        over backwards on that hold (end to end over ROS, 2 of 6 runs). With the commanded
+        positions for every joint, an arm moving at 0.3-0.8 rad/s took 84-180 ms of sim time
+        to stop after an e-stop, and one nearly still at the start of a swing moved to its
+        command for 384 ms (`humanoid bench safety`, 2026-11-28)."""
         names = tuple(n for n in self._hold_joints if n in self._b.positions and n not in exclude)
         if not names:
             return None
@@ -406,7 +415,12 @@ class SupervisorCore:
                 positions.append(self._b.positions[n])
             else:
                 command, i = ref
-                positions.append(command.position(i, now))
+                target = command.position(i, now)
+                if n not in self._gait_joints:
+                    measured = self._b.positions[n]
+                    lead = self.hold_lead_max
+                    target = min(max(target, measured - lead), measured + lead)
+                positions.append(target)
         point = TrajectoryPoint(
             positions=tuple(positions),
             velocities=tuple(0.0 for _ in names),
