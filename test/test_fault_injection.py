@@ -638,7 +638,9 @@ def test_camera_stream_stopped(stack: FaultStack) -> None:
     # SIGKILLed peer, eProsima/Fast-DDS#5053, #5469). Since 2026-11-27 the detector re-creates
     # its camera readers after `resubscribe_after` (10 s) without frames (or without
     # camera_info), and the relay its own after 5 s without input; no repeat in the fresh-clone
-    # runs since, and the mark is gone. A repeat names the stuck side in the logs below.
+    # runs since, and the mark is gone. Since 2026-11-28 the stack runs without Fast DDS shared
+    # memory (UDPv4: a SIGKILLed subscriber froze the simulator's publisher in its shared-memory
+    # port twice; docs/DESIGN.md). A repeat names the stuck side in the logs below.
     if not wait_until(lambda: stack.detector_diag == (0, 'detecting'), 30):
         raise AssertionError(
             f'the detector got no frame from the restarted camera relay within 30 s '
