@@ -103,8 +103,14 @@ def test_results_say_when_perception_is_silent(stack):
     def task_message(stale: bool) -> str:
         msg = world_to_msg(initial_world('lab'), node.get_clock().now().to_msg())
         msg.perception_stale, msg.perception_age = stale, 42.0 if stale else 0.1
+        # the planner must have discovered this publisher (seconds on a loaded machine; a
+        # fresh-clone CI run failed with a fixed 1 s wait), then it gets the sample at once
+        deadline = time.monotonic() + 30.0
+        while pub.get_subscription_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pub.get_subscription_count() >= 1, 'the planner never subscribed to world_state'
         pub.publish(msg)
-        time.sleep(1.0)  # the planner has it
+        time.sleep(1.0)  # delivered (reliable, matched)
         out = humanoid('task', '--json', 'put the purple cube in the tray')
         result = json.loads(out.stdout)
         assert result['error_code'] == 'UNKNOWN_OBJECT', result
