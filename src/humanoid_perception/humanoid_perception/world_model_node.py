@@ -239,12 +239,12 @@ class WorldModelNode(Node):
     def on_health(self) -> None:
         """Every 0.25 s: world_state at once when perception goes stale or comes back; every
         1 s: diagnostics ('world_model: perception', WARN while stale)."""
-        if self.check_perception():
+        age = self.perception_age()
+        if self.check_perception(age):
             self.publish(force=True)
         self.health_ticks += 1
         if self.health_ticks % 4:
             return
-        age = time.monotonic() - self.last_objects_wall
         if self.perception_stale:
             level = conv.WARN
             message = f'no perception/objects for {age:.0f} s (object_detector or camera down?)'
@@ -260,9 +260,13 @@ class WorldModelNode(Node):
             )
         )
 
-    def check_perception(self) -> bool:
-        """Updates `perception_stale`; True when it changed (world_state goes out at once)."""
-        age = time.monotonic() - self.last_objects_wall
+    def perception_age(self) -> float:
+        """Seconds (steady clock) since the latest perception/objects (since start: none)."""
+        return time.monotonic() - self.last_objects_wall
+
+    def check_perception(self, age: float) -> bool:
+        """Updates `perception_stale` from `age` (s since the latest perception/objects); True
+        when it changed (world_state goes out at once)."""
         stale = age > self.p['perception_timeout']
         if stale == self.perception_stale:
             return False
@@ -288,7 +292,7 @@ class WorldModelNode(Node):
         last_seen = {t.id: t.last_seen for t in self.model.tracks.values() if not t.prior}
         msg = conv.world_to_msg(snap, self.get_clock().now().to_msg(), last_seen)
         msg.perception_stale = self.perception_stale
-        msg.perception_age = time.monotonic() - self.last_objects_wall
+        msg.perception_age = self.perception_age()
         self.pub.publish(msg)
         self.model.mark_published(snap)
         self.last_publish = now
